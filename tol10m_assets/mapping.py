@@ -177,3 +177,8 @@ def write_mapping_sqlite(path: Path, mapping: pd.DataFrame, splits: pd.DataFrame
         for table, key in (("eol", "evobio10m_id"), ("inat21", "evobio10m_id"), ("bioscan", "evobio10m_id"), ("split", "evobio10m_id")):
             con.execute(f"CREATE INDEX {table}_id ON {table} ({key})")
     os.replace(tmp, path)
+
+
+def source_identity_columns() -> list[str]:
+    """The columns that together name one source image."""
+    return ["source", "eol_content_id", "eol_page_id", "inat21_cls_num", "inat21_filename", "bioscan_part", "bioscan_filename"]

@@ -1,0 +1,19 @@
+"""The ``Definitions`` that ``workspace.yaml`` and ``dagster dev`` load."""
+
+
+from dagster import Definitions
+
+from tol10m_assets.defs.build import build_assets
+from tol10m_assets.defs.checks import asset_checks
+from tol10m_assets.defs.jobs import jobs
+from tol10m_assets.defs.publish import publish_assets
+from tol10m_assets.defs.raw import raw_assets
+from tol10m_assets.defs.resources import TreeOfLifeConfig
+from tol10m_assets.defs.shards import shards
+
+defs = Definitions(
+    assets=[*raw_assets, *build_assets, shards, *publish_assets],
+    asset_checks=asset_checks,
+    jobs=jobs,
+    resources={"tol": TreeOfLifeConfig()},
+)

@@ -1,0 +1,1 @@
+"""The Dagster layer: thin assets, checks, resources and jobs over the core."""

@@ -1,0 +1,30 @@
+"""Jobs: prepare (everything before the shards), shards (one run per partition), publish."""
+
+
+from dagster import AssetSelection, define_asset_job
+
+from tol10m_assets.defs.build import build_assets
+from tol10m_assets.defs.partitions import shard_partitions
+from tol10m_assets.defs.publish import publish_assets
+from tol10m_assets.defs.raw import raw_assets
+from tol10m_assets.defs.shards import shards
+
+prepare_job = define_asset_job(
+    "prepare",
+    selection=AssetSelection.assets(*raw_assets, *build_assets),
+    description="Raw inputs → mapping → splits → labels → predicted catalog.",
+)
+shards_job = define_asset_job(
+    "write_shards",
+    selection=AssetSelection.assets(shards),
+    partitions_def=shard_partitions,
+    description="One shard partition per run (a Slurm job each with the Slurm launcher).",
+    tags={"tol10m/slurm.cpus_per_task": "8", "tol10m/slurm.mem": "32G", "tol10m/slurm.time": "12:00:00"},
+)
+publish_job = define_asset_job(
+    "publish",
+    selection=AssetSelection.assets(*publish_assets),
+    description="Catalog (blocked by failed shard checks) → taxa report, licences.",
+    tags={"tol10m/slurm.cpus_per_task": "2", "tol10m/slurm.mem": "16G"},
+)
+jobs = [prepare_job, shards_job, publish_job]
