@@ -1,6 +1,5 @@
 """The ``Definitions`` that ``workspace.yaml`` and ``dagster dev`` load."""
 
-
 from dagster import Definitions
 
 from tol10m_assets.defs.build import build_assets
@@ -11,9 +10,15 @@ from tol10m_assets.defs.raw import raw_assets
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.defs.shards import shards
 
-defs = Definitions(
-    assets=[*raw_assets, *build_assets, shards, *publish_assets],
-    asset_checks=asset_checks,
-    jobs=jobs,
-    resources={"tol": TreeOfLifeConfig()},
-)
+
+def build_definitions(tol: TreeOfLifeConfig | None = None) -> Definitions:
+    """All assets, checks and jobs; ``tol`` replaces the environment-driven default settings."""
+    return Definitions(
+        assets=[*raw_assets, *build_assets, shards, *publish_assets],
+        asset_checks=asset_checks,
+        jobs=jobs,
+        resources={"tol": tol or TreeOfLifeConfig()},
+    )
+
+
+defs = build_definitions()

@@ -18,27 +18,36 @@ from pathlib import Path
 SAMPLE_DIR = Path("data/sample")
 
 
+class BuildFailed(RuntimeError):
+    """A job of the build failed; the message carries each failed step's error."""
+
+
 def _execute(job, instance, **kwargs):
     result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure and event.step_failure_data:
-                print(event.step_failure_data.error.to_string(), file=sys.stderr)
-        raise SystemExit(f"{job.name} failed{' for ' + kwargs['partition_key'] if 'partition_key' in kwargs else ''}")
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    for check in failed_checks:
-        print(f"  check {check.asset_key.to_user_string()}:{check.check_name} did not pass ({check.severity.value})")
+        errors = [
+            f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+            for event in result.all_events
+            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
+        ]
+        where = f" for partition {kwargs['partition_key']}" if "partition_key" in kwargs else ""
+        raise BuildFailed(f"{job.name}{where} failed:\n" + "\n".join(errors))
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            print(f"  check {check.asset_key.to_user_string()}:{check.check_name} did not pass ({check.severity.value})")
     return result
 
 
-def build(instance=None, log=print) -> dict:
+def build(instance=None, tol=None, log=print) -> dict:
     """prepare → every shard partition → publish; returns where the results are."""
     from dagster import DagsterInstance
 
     from tol10m_assets.defs.partitions import SHARD_PARTITIONS
     from tol10m_assets.defs.resources import TreeOfLifeConfig
-    from tol10m_assets.definitions import defs
+    from tol10m_assets.definitions import build_definitions
 
+    tol = tol or TreeOfLifeConfig()
+    defs = build_definitions(tol)
     instance = instance or DagsterInstance.get()
     start = time.monotonic()
     log("prepare: raw inputs → mapping → splits → labels → predicted catalog")
@@ -49,7 +58,7 @@ def build(instance=None, log=print) -> dict:
         _execute(defs.get_job_def("write_shards"), instance, partition_key=key)
     log("publish: catalog → taxa report, licences")
     _execute(defs.get_job_def("publish"), instance)
-    paths = TreeOfLifeConfig().paths()
+    paths = tol.paths()
     return {
         "shards": str(paths.dataset),
         "catalog": str(paths.catalog_csv),
@@ -77,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TOL10M_DATA_ROOT"] = str((SAMPLE_DIR / "TreeOfLife-10M").absolute())
         print(f"sample world: {args.images} images, seed {args.seed} → {sources}")
         make_sample_world(sources, images=args.images, seed=args.seed, log=lambda *_: None)
-    where = build()
+    try:
+        where = build()
+    except BuildFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print()
     print(f"Built {len(where['partitions'])} shard partitions in {where['seconds']} s:")
     print(f"  shards       {where['shards']}/<split>/shard-*.tar")
