@@ -15,7 +15,7 @@ EOL_SET_RE = re.compile(r"^image_set_([0-9]{2,4})\.tar\.gz$")
 
 def eol_partition(image_set_name: str) -> str:
     """``image_set_07.tar.gz`` → ``eol-07``."""
-    m = EOL_SET_RE.match(image_set_name)
+    m = EOL_SET_RE.fullmatch(image_set_name)
     if not m:
         raise ValueError(f"not an EOL image set name: {image_set_name!r} (expected image_set_NN.tar.gz)")
     return f"eol-{m.group(1)}"
@@ -31,7 +31,7 @@ def bioscan_partition(part: int, parts_per_partition: int) -> str:
 
 def parse_partition(key: str) -> tuple[str, int]:
     """``inat21-002`` → ``("inat21", 2)``; raises ValueError for anything else (keys reach file names)."""
-    m = PARTITION_KEY_RE.match(key)
+    m = PARTITION_KEY_RE.fullmatch(key)
     if not m:
         raise ValueError(f"invalid shard partition key {key!r}: expected eol-NN, inat21-NNN or bioscan-NNN")
     return m.group(1), int(m.group(2))

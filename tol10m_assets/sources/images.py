@@ -75,7 +75,7 @@ def eol_image_sets(layout: SourceLayout, mode: str) -> list[Path]:
     folder, setting = eol_dir(layout, mode)
     if not folder.is_dir():
         raise MissingSourceError(folder, setting, "EOL image set directory")
-    return sorted(p for p in folder.iterdir() if EOL_SET_RE.match(p.name))
+    return sorted(p for p in folder.iterdir() if EOL_SET_RE.fullmatch(p.name))
 
 
 def _eol_record(tar_name: str, partition: str, member: str, mode: str) -> SourceImage:
