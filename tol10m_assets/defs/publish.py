@@ -6,6 +6,7 @@ from dagster import (
     AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -23,21 +24,30 @@ from tol10m_assets.licenses import read_media_manifest
 
 
 def failed_shard_partitions(instance, partition_keys: list[str]) -> dict[str, str]:
-    """Partitions whose latest ``check_wds`` did not pass on their latest materialization."""
-    key = AssetCheckKey(AssetKey("shards"), CHECK_WDS)
-    infos = {
-        info.partition_key: info
-        for info in instance.event_log_storage.get_asset_check_partition_info([key], partition_keys=partition_keys)
-    }
+    """Partitions whose latest materialization has no passing ``check_wds`` (from any earlier run).
+
+    Check records of a partitioned asset carry no partition, so each partition's latest
+    materialization is matched with the check evaluation of the same run.
+    """
+    asset_key = AssetKey("shards")
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        AssetCheckKey(asset_key, CHECK_WDS), limit=1_000_000
+    )
+    status_by_run: dict[str, AssetCheckExecutionRecordStatus] = {}
+    for record in history:  # newest first
+        status_by_run.setdefault(record.run_id, record.status)
     bad = {}
     for pk in partition_keys:
-        info = infos.get(pk)
-        if info is None:
-            bad[pk] = "never checked (materialize the partition)"
-        elif info.latest_execution_status != AssetCheckExecutionRecordStatus.SUCCEEDED:
-            bad[pk] = f"check_wds {info.latest_execution_status.value}"
-        elif not info.is_current:
-            bad[pk] = "check_wds did not run on the latest materialization"
+        latest = instance.fetch_materializations(AssetRecordsFilter(asset_key=asset_key, asset_partitions=[pk]), limit=1)
+        if not latest.records:
+            bad[pk] = "never materialized"
+            continue
+        run_id = latest.records[0].run_id
+        status = status_by_run.get(run_id)
+        if status is None:
+            bad[pk] = f"check_wds did not run with the latest materialization (run {run_id})"
+        elif status != AssetCheckExecutionRecordStatus.SUCCEEDED:
+            bad[pk] = f"check_wds {status.value} in run {run_id}"
     return bad
 
 
