@@ -1,0 +1,98 @@
+"""Deterministic webdataset tar members, the shard names of a partition, and the shard reader."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from pathlib import Path
+from typing import Iterator
+
+TEXT_SUFFIXES = (
+    "scientific_name.txt",
+    "taxonomic_name.txt",
+    "common_name.txt",
+    "sci.txt",
+    "com.txt",
+    "taxon.txt",
+    "taxonTag.txt",
+    "sci_com.txt",
+    "taxon_com.txt",
+    "taxonTag_com.txt",
+)
+MEMBER_SUFFIXES = ("jpg", *TEXT_SUFFIXES)
+PARTITION_RE = re.compile(r"[a-z0-9]+-[0-9]+")
+KEY_RE = re.compile(r"[^./\\\s]+")
+TAR_FORMAT = tarfile.GNU_FORMAT
+
+
+def check_partition(partition: str) -> str:
+    if not PARTITION_RE.fullmatch(partition):
+        raise ValueError(f"invalid partition key {partition!r}: expected e.g. eol-01, inat21-002")
+    return partition
+
+
+def shard_name(partition: str, number: int) -> str:
+    return f"shard-{partition}-{number:06d}.tar"
+
+
+def shard_paths(out_dir: Path, split: str | None = None, partition: str | None = None) -> list[Path]:
+    """Complete shards (never temporary files), sorted; optionally of one split and/or partition."""
+    splits = [split] if split else sorted(p.name for p in Path(out_dir).iterdir() if p.is_dir()) if Path(out_dir).exists() else []
+    pattern = f"shard-{check_partition(partition)}-*.tar" if partition else "shard-*.tar"
+    out: list[Path] = []
+    for name in splits:
+        folder = Path(out_dir) / name
+        if folder.is_dir():
+            out.extend(sorted(folder.glob(pattern)))
+    return out
+
+
+def member_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info.tobuf(TAR_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * ((-size) % tarfile.BLOCKSIZE)
+
+
+def sample_bytes(key: str, image: bytes, texts: dict[str, str]) -> bytes:
+    """The eleven members of one sample as raw tar bytes, in a fixed order."""
+    parts = [member_header(f"{key}.jpg", len(image)), image, _padding(len(image))]
+    for suffix in TEXT_SUFFIXES:
+        data = texts[suffix].encode("utf-8")
+        parts += [member_header(f"{key}.{suffix}", len(data)), data, _padding(len(data))]
+    return b"".join(parts)
+
+
+TAR_END = b"\0" * (tarfile.BLOCKSIZE * 2)
+
+
+def iter_shard_members(path: Path) -> Iterator[dict]:
+    """Per sample: ``__key__``, ``jpg_size`` and every text member, reading no image payload."""
+    current: dict | None = None
+    with tarfile.open(path, "r:") as tar:
+        for info in tar:
+            if not info.isfile():
+                continue
+            base = info.name.rsplit("/", 1)[-1]
+            key, _, suffix = base.partition(".")
+            if current is None or current["__key__"] != key:
+                if current is not None:
+                    yield current
+                current = {"__key__": key}
+            if suffix == "jpg":
+                current["jpg_size"] = info.size
+            elif suffix.endswith(".txt"):
+                handle = tar.extractfile(info)
+                current[suffix] = handle.read().decode("utf-8") if handle else ""
+            else:
+                current[suffix] = None
+    if current is not None:
+        yield current
