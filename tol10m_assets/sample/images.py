@@ -1,0 +1,85 @@
+"""Synthetic photographs (texture, gradients, shapes: JPEG behaves as on real photos) and the
+corruption zoo. Deterministic: every pixel comes from a seeded numpy generator."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+def photo(rng: np.random.Generator, width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """A textured, photo-like image: smooth colour fields + fine grain + a few shapes."""
+    coarse = rng.integers(0, 256, size=(max(2, height // 64), max(2, width // 64), 3), dtype=np.uint8)
+    base = Image.fromarray(coarse, "RGB").resize((width, height), Image.Resampling.BICUBIC)
+    arr = np.asarray(base, dtype=np.int16)
+    grain = rng.integers(-24, 25, size=(height, width, 1), dtype=np.int16)
+    yy = np.linspace(-40, 40, height, dtype=np.float32)[:, None, None]
+    arr = np.clip(arr + grain + yy.astype(np.int16), 0, 255).astype(np.uint8)
+    image = Image.fromarray(arr, "RGB")
+    for _ in range(3):  # a few solid shapes give hard edges
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(max(4, min(width, height) // 12), max(5, min(width, height) // 4)))
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        from PIL import ImageDraw
+
+        ImageDraw.Draw(image).ellipse((x0 - r, y0 - r, x0 + r, y0 + r), fill=colour)
+    if mode == "RGB":
+        return image
+    if mode == "RGBA":
+        image = image.convert("RGBA")
+        alpha = Image.fromarray(rng.integers(128, 256, size=(height, width), dtype=np.uint8), "L")
+        image.putalpha(alpha)
+        return image
+    if mode == "P":
+        return image.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    return image.convert(mode)  # L, CMYK
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", exif_orientation: int | None = None) -> bytes:
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        kwargs = {"quality": 90}
+        if exif_orientation:
+            exif = Image.Exif()
+            exif[0x0112] = exif_orientation
+            kwargs["exif"] = exif.tobytes()
+        image.save(out, "JPEG", **kwargs)
+    else:
+        image.save(out, "PNG", optimize=False, compress_level=6)
+    return out.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def decompression_bomb(width: int = 20000, height: int = 20000) -> bytes:
+    """A tiny PNG whose header claims more pixels than Pillow's decompression-bomb limit allows."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def corrupt(kind: str, good_jpeg: bytes) -> bytes:
+    """The corruption zoo: every kind must fail to decode."""
+    if kind == "truncated":
+        return good_jpeg[: len(good_jpeg) // 3]
+    if kind == "zero_bytes":
+        return b""
+    if kind == "not_an_image":
+        return b"<html><body>404 Not Found</body></html>\n" * 8
+    if kind == "bomb":
+        return decompression_bomb()
+    raise ValueError(kind)
+
+
+CORRUPT_WHY = {
+    "truncated": "truncated JPEG",
+    "zero_bytes": "zero bytes",
+    "not_an_image": "non-image bytes named .jpg",
+    "bomb": "dimensions past Pillow's decompression-bomb limit",
+}
