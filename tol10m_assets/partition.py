@@ -54,12 +54,12 @@ def identity_key(img: SourceImage, mode: str):
     return (img.bioscan_part, img.bioscan_filename)
 
 
-def row_key(row, source: str, mode: str):
+def row_key(row: dict, source: str, mode: str):
     if source == "eol":
-        return row.treeoflife_id if mode == "reproduce" else (int(row.eol_content_id), int(row.eol_page_id))
+        return row["treeoflife_id"] if mode == "reproduce" else (int(row["eol_content_id"]), int(row["eol_page_id"]))
     if source == "inat21":
-        return (int(row.inat21_cls_num), row.inat21_filename)
-    return (int(row.bioscan_part), row.bioscan_filename)
+        return (int(row["inat21_cls_num"]), row["inat21_filename"])
+    return (int(row["bioscan_part"]), row["bioscan_filename"])
 
 
 @dataclass

@@ -23,7 +23,8 @@ class BuildFailed(RuntimeError):
 
 
 def _execute(job, instance, **kwargs):
-    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
     if not result.success:
         errors = [
             f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
@@ -51,13 +52,13 @@ def build(instance=None, tol=None, log=print) -> dict:
     instance = instance or DagsterInstance.get()
     start = time.monotonic()
     log("prepare: raw inputs → mapping → splits → labels → predicted catalog")
-    _execute(defs.get_job_def("prepare"), instance)
+    _execute(defs.resolve_job_def("prepare"), instance)
     partitions = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
     for key in partitions:
         log(f"shards: partition {key}")
-        _execute(defs.get_job_def("write_shards"), instance, partition_key=key)
+        _execute(defs.resolve_job_def("write_shards"), instance, partition_key=key)
     log("publish: catalog → taxa report, licences")
-    _execute(defs.get_job_def("publish"), instance)
+    _execute(defs.resolve_job_def("publish"), instance)
     paths = tol.paths()
     return {
         "shards": str(paths.dataset),

@@ -15,7 +15,7 @@ def test_catalog_refuses_a_partition_whose_check_failed(world, tmp_path, monkeyp
         tol = config(sources, tmp_path / "data")
         where = build(instance=instance, tol=tol, log=lambda *_: None)
         defs = build_definitions(tol)
-        assert defs.get_job_def("publish").execute_in_process(instance=instance).success
+        assert defs.resolve_job_def("publish").execute_in_process(instance=instance).success
 
         real = shards_core.check_partition_shards
 
@@ -27,16 +27,16 @@ def test_catalog_refuses_a_partition_whose_check_failed(world, tmp_path, monkeyp
 
         monkeypatch.setattr(shards_core, "check_partition_shards", failing)
         broken = where["partitions"][-1]
-        result = defs.get_job_def("write_shards").execute_in_process(
+        result = defs.resolve_job_def("write_shards").execute_in_process(
             instance=instance, partition_key=broken, raise_on_error=False
         )
         assert not result.success  # the blocking check fails the run
         monkeypatch.undo()
 
-        result = defs.get_job_def("publish").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False)
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert broken in failure.step_failure_data.error.message
 
-        assert defs.get_job_def("write_shards").execute_in_process(instance=instance, partition_key=broken).success
-        assert defs.get_job_def("publish").execute_in_process(instance=instance).success
+        assert defs.resolve_job_def("write_shards").execute_in_process(instance=instance, partition_key=broken).success
+        assert defs.resolve_job_def("publish").execute_in_process(instance=instance).success
