@@ -50,5 +50,6 @@ class MissingSourceError(FileNotFoundError):
         self.path = str(path)
         self.setting = setting
         super().__init__(
-            f"{what} not found at {path}: set `{setting}` (or its environment variable) to where it lives"
+            f"{what} not found at {path}: set `{setting}` in the `tol` resource config, "
+            "or point `sources_root` (TOL10M_SOURCES_ROOT) at the folder that holds it"
         )

@@ -83,7 +83,7 @@ def _row(img: SourceImage, treeoflife_id: str) -> dict:
 def read_published_mapping(path: Path) -> dict[str, pd.DataFrame]:
     """The four tables of a published ``mapping.sqlite``; a missing table or column names the file."""
     if not path.exists():
-        raise MissingSourceError(path, "published_mapping", "published mapping.sqlite")
+        raise MissingSourceError(path, "source_paths.published_mapping", "published mapping.sqlite")
     out = {}
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         for table, cols in PUBLISHED_TABLES.items():

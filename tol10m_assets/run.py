@@ -22,12 +22,19 @@ class BuildFailed(RuntimeError):
     """A job of the build failed; the message carries each failed step's error."""
 
 
+def root_cause(error) -> str:
+    """The innermost message of a serialized error (the user code's, not Dagster's wrapper)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def _execute(job, instance, **kwargs):
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
     if not result.success:
         errors = [
-            f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+            f"{event.step_key}: {root_cause(event.step_failure_data.error)}"
             for event in result.all_events
             if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
         ]

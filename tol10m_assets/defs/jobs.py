@@ -4,7 +4,6 @@
 from dagster import AssetSelection, define_asset_job
 
 from tol10m_assets.defs.build import build_assets
-from tol10m_assets.defs.partitions import shard_partitions
 from tol10m_assets.defs.publish import publish_assets
 from tol10m_assets.defs.raw import raw_assets
 from tol10m_assets.defs.shards import shards
@@ -17,7 +16,6 @@ prepare_job = define_asset_job(
 shards_job = define_asset_job(
     "write_shards",
     selection=AssetSelection.assets(shards),
-    partitions_def=shard_partitions,
     description="One shard partition per run (a Slurm job each with the Slurm launcher).",
     tags={"tol10m/slurm.cpus_per_task": "8", "tol10m/slurm.mem": "32G", "tol10m/slurm.time": "12:00:00"},
 )

@@ -49,7 +49,7 @@ def _raw_asset(name: str, fields: tuple[str, ...], required_in: tuple[str, ...],
             path = getattr(layout, field)
             if not path.exists():
                 if tol.mode in required_in:
-                    raise MissingSourceError(path, f"source_paths.{field} (or sources_root)", description)
+                    raise MissingSourceError(path, f"source_paths.{field}", description)
                 context.log.warning(f"{description}: {path} is absent; lookups that need it are skipped")
                 metadata[f"{field}_path"] = MetadataValue.path(str(path))
                 continue

@@ -74,7 +74,7 @@ def eol_dir(layout: SourceLayout, mode: str) -> tuple[Path, str]:
 def eol_image_sets(layout: SourceLayout, mode: str) -> list[Path]:
     folder, setting = eol_dir(layout, mode)
     if not folder.is_dir():
-        raise MissingSourceError(folder, setting, "EOL image set directory")
+        raise MissingSourceError(folder, f"source_paths.{setting}", "EOL image set directory")
     return sorted(p for p in folder.iterdir() if EOL_SET_RE.fullmatch(p.name))
 
 
@@ -112,7 +112,7 @@ def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple
 def inat21_class_dirs(layout: SourceLayout) -> list[tuple[int, Path]]:
     root = layout.inat21_train
     if not root.is_dir():
-        raise MissingSourceError(root, "inat21_train", "iNat21 train directory")
+        raise MissingSourceError(root, "source_paths.inat21_train", "iNat21 train directory")
     out = []
     for p in root.iterdir():
         m = INAT21_CLASS_RE.fullmatch(p.name)
@@ -142,7 +142,7 @@ def _iter_inat21_class(cls_num: int, folder: Path, partition: str, with_bytes: b
 def bioscan_parts(layout: SourceLayout) -> list[tuple[int, Path]]:
     root = layout.bioscan_images
     if not root.is_dir():
-        raise MissingSourceError(root, "bioscan_images", "BIOSCAN image directory")
+        raise MissingSourceError(root, "source_paths.bioscan_images", "BIOSCAN image directory")
     out = []
     for p in root.iterdir():
         m = BIOSCAN_PART_RE.fullmatch(p.name)

@@ -20,7 +20,7 @@ def make_world(out: Path, images: int = SAMPLE_IMAGES, seed: int = 0) -> dict:
 
 
 def config(sources: Path, data: Path, **overrides) -> TreeOfLifeConfig:
-    return TreeOfLifeConfig(sources_root=str(sources), data_root=str(data), workers=1, **overrides)
+    return TreeOfLifeConfig(sources_root=str(sources), data_root=str(data), **{"workers": 1, **overrides})
 
 
 @pytest.fixture(scope="session")

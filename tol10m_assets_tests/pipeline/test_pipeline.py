@@ -52,7 +52,7 @@ def test_every_check_passes(built):
     for key in keys:
         record = records[key].last_check_execution_record
         assert record is not None, key
-        evaluation = record.event.dagster_event.event_specific_data.evaluation if record.event else None
+        evaluation = record.event.dagster_event.event_specific_data if record.event else None
         assert evaluation is not None and (evaluation.passed or evaluation.severity.value == "WARN"), key
     for key in ("mapping_ids_unique", "rare_species_excluded", "catalog_consistency"):
         rec = records[AssetCheckKey(AssetKey("mapping" if key == "mapping_ids_unique" else "catalog"), key)]
