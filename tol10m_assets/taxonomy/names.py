@@ -23,6 +23,14 @@ _CUTS = [
 _SPACES = re.compile(r"\s+")
 
 
+def lower(text: str) -> str:
+    """Lower-case without changing the length (``"İ".lower()`` is two characters; it stays one)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
 def strip_html(text: str) -> str:
     """Remove paired tags, keeping their text, until nothing changes (nested tags too)."""
     if "<" not in text:
@@ -40,7 +48,7 @@ def clean_name(text: str) -> str:
     >>> clean_name("Lagocheirus araneiformis subsp. parvulus Casey 1913")
     'lagocheirus araneiformis'
     """
-    text = strip_html(text.lower()).strip()
+    text = strip_html(lower(text)).strip()
     for pattern in _CUTS:
         m = pattern.search(text)
         if m:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tol10m_assets.taxonomy.names import clean_name, strip_html
+from tol10m_assets.taxonomy.names import clean_name, lower, strip_html
 
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 _EMPTY_VALUES = {"(unidentified)", "unknown", "pleasehelp"}
@@ -14,7 +14,7 @@ _KINGDOM_SYNONYMS = {"metazoa": "animalia", "archaeplastida": "plantae", "chloro
 def _basic(value: str | None) -> str:
     if not value:
         return ""
-    value = " ".join(strip_html(str(value)).lower().split())
+    value = " ".join(lower(strip_html(str(value))).split())
     return "" if value in _EMPTY_VALUES else value
 
 
