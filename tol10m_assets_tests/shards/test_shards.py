@@ -1,0 +1,168 @@
+"""Resize, write, read back and check shards."""
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import textwrap
+
+import numpy as np
+import pytest
+import webdataset as wds
+from PIL import Image
+
+from tol10m_assets.sample.images import corrupt, decompression_bomb, encode, photo
+from tol10m_assets.shards import (
+    MEMBER_SUFFIXES,
+    TEXT_SUFFIXES,
+    CorruptImage,
+    ImageSettings,
+    SampleJob,
+    check_partition_shards,
+    iter_shard_members,
+    naive_resize,
+    resize_image,
+    shard_paths,
+    write_partition,
+)
+
+RNG = np.random.default_rng(1)
+JPEG = encode(photo(RNG, 900, 600))
+SETTINGS = ImageSettings()
+
+
+def texts(key):
+    return {suffix: f"a photo of {key} {suffix}." for suffix in TEXT_SUFFIXES}
+
+
+def jobs(n, start=0, bad=()):
+    for i in range(start, start + n):
+        key = f"id{i:04d}"
+        splits = ("val",) if i % 5 == 0 else (("train", "train_small") if i % 3 == 0 else ("train",))
+        yield SampleJob(key, splits, texts(key), f"test:{i}"), (b"" if i in bad else JPEG)
+
+
+def digest(paths):
+    return {p.parent.name + "/" + p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK", "P", "RGBA"])
+def test_every_mode_becomes_rgb_at_the_target_size(mode):
+    fmt = "PNG" if mode in ("P", "RGBA") else "JPEG"
+    out = Image.open(io.BytesIO(resize_image(encode(photo(RNG, 300, 500, mode), fmt), SETTINGS)))
+    assert (out.format, out.mode, out.size) == ("JPEG", "RGB", (224, 224))
+
+
+def test_sixteen_bit_and_la_images():
+    for image in (Image.new("I;16", (300, 200), 40000), Image.new("LA", (300, 200), (10, 100))):
+        buf = io.BytesIO()
+        image.save(buf, "PNG")
+        assert Image.open(io.BytesIO(resize_image(buf.getvalue(), SETTINGS))).size == (224, 224)
+
+
+def test_exif_orientation_is_applied():
+    wide = photo(RNG, 400, 200)
+    rotated = encode(wide, "JPEG", exif_orientation=6)
+    keep = ImageSettings(resize_mode="keep_ratio")
+    out = Image.open(io.BytesIO(resize_image(rotated, keep))).convert("L")
+    arr = np.asarray(out)
+    # portrait after rotation: the padding is left and right, not top and bottom
+    assert arr[:, :20].mean() < 5 and arr[100:120, 100:120].mean() > 5
+
+
+@pytest.mark.parametrize("kind", ["truncated", "zero_bytes", "not_an_image", "bomb"])
+def test_corrupt_inputs_raise_corrupt_image(kind):
+    with pytest.raises(CorruptImage):
+        resize_image(corrupt(kind, JPEG) if kind != "bomb" else decompression_bomb(), SETTINGS)
+
+
+def test_resize_modes_and_reduced_decode_quality():
+    for mode in ("squash", "center_crop", "keep_ratio"):
+        assert Image.open(io.BytesIO(resize_image(JPEG, ImageSettings(resize_mode=mode, width=160, height=96)))).size == (160, 96)
+    big = encode(photo(RNG, 3000, 2000))
+    fast = np.asarray(Image.open(io.BytesIO(resize_image(big, SETTINGS))), dtype=np.float64)
+    slow = np.asarray(Image.open(io.BytesIO(naive_resize(big, SETTINGS))), dtype=np.float64)
+    psnr = 10 * np.log10(255**2 / np.mean((fast - slow) ** 2))
+    assert psnr > 35
+    with pytest.raises(ValueError):
+        ImageSettings(resize_mode="stretch")
+
+
+def test_write_read_check_and_determinism(tmp_path):
+    a = write_partition(tmp_path / "a", "eol-01", jobs(40, bad={7}), SETTINGS, max_samples=10)
+    b = write_partition(tmp_path / "b", "eol-01", jobs(40, bad={7}), SETTINGS, workers=2, max_samples=10)
+    assert a.skipped == {"corrupt_image": 1} and a.skipped_samples[0]["origin"] == "test:7"
+    assert a.samples == b.samples and a.samples["val"] == 8 and a.samples["train"] == 31
+    assert len(a.shards["train"]) == 4  # rotated at 10 samples
+    da, db = digest(shard_paths(tmp_path / "a")), digest(shard_paths(tmp_path / "b"))
+    assert da == db and len(da) == 4 + 1 + 2
+    members = [m for p in shard_paths(tmp_path / "a", split="val") for m in iter_shard_members(p)]
+    assert len(members) == 8 and members[0]["sci.txt"].startswith("a photo of id0000") and members[0]["jpg_size"] > 0
+    report = check_partition_shards(tmp_path / "a", "eol-01", SETTINGS, expected=a.samples)
+    assert report.passed and report.images_checked == sum(a.samples.values())
+    assert not check_partition_shards(tmp_path / "a", "eol-01", SETTINGS, expected={**a.samples, "val": 9}).passed
+    data = wds.WebDataset([str(p) for p in shard_paths(tmp_path / "a", split="train")], shardshuffle=False, empty_check=False).decode("pil")
+    first = next(iter(data))
+    assert first["jpg"].size == (224, 224) and set(first) >= {"sci.txt", "com.txt", "taxon.txt", "sci_com.txt", "taxon_com.txt"}
+
+
+def test_rewrite_replaces_only_its_own_shards(tmp_path):
+    write_partition(tmp_path, "eol-01", jobs(30), SETTINGS, max_samples=5)
+    write_partition(tmp_path, "eol-02", jobs(10, start=100), SETTINGS)
+    other = digest(shard_paths(tmp_path, partition="eol-02"))
+    write_partition(tmp_path, "eol-01", jobs(6), SETTINGS, max_samples=5)
+    assert digest(shard_paths(tmp_path, partition="eol-02")) == other
+    assert [p.name for p in shard_paths(tmp_path, split="train", partition="eol-01")] == ["shard-eol-01-000000.tar"]
+    with pytest.raises(ValueError):
+        write_partition(tmp_path, "../eol-01", jobs(1), SETTINGS)
+
+
+def _rewrite(path, fn):
+    with tarfile.open(path) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar]
+    with tarfile.open(path, "w") as tar:
+        for m, data in fn(members):
+            m.size = len(data)
+            tar.addfile(m, io.BytesIO(data))
+
+
+def test_check_catches_missing_members_bad_images_and_wrong_sizes(tmp_path):
+    result = write_partition(tmp_path, "eol-01", jobs(6), SETTINGS)
+    path = shard_paths(tmp_path, split="train")[0]
+    small = encode(photo(RNG, 100, 100))
+    _rewrite(path, lambda ms: [(m, small if i == 0 else (b"xx" if i == 11 else d)) for i, (m, d) in enumerate(ms) if i != 5])
+    report = check_partition_shards(tmp_path, "eol-01", SETTINGS, expected=result.samples)
+    text = "\n".join(report.problems)
+    assert not report.passed
+    assert "not 224x224" in text and "does not decode" in text and "missing ['" in text
+    path.write_bytes(b"garbage" * 100)
+    assert "does not open as a tar" in "\n".join(check_partition_shards(tmp_path, "eol-01", SETTINGS).problems)
+    assert set(MEMBER_SUFFIXES) == {"jpg", *TEXT_SUFFIXES}
+
+
+def test_sigkill_mid_write_leaves_no_visible_shard(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(os.getcwd())!r})
+        from tol10m_assets_tests.shards.test_shards import jobs
+        from tol10m_assets.shards import write_partition, ImageSettings
+        def slow():
+            for i, item in enumerate(jobs(1000)):
+                if i == 20:
+                    print("writing", flush=True)
+                    time.sleep(60)
+                yield item
+        write_partition({str(tmp_path)!r}, "eol-01", slow(), ImageSettings())
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout.readline().strip() == b"writing"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert shard_paths(tmp_path) == [] and list(tmp_path.rglob(".shard-eol-01-*"))
+    write_partition(tmp_path, "eol-01", jobs(5), SETTINGS)
+    assert len(shard_paths(tmp_path)) >= 1 and not list(tmp_path.rglob(".shard-eol-01-*"))
