@@ -17,12 +17,10 @@ shards_job = define_asset_job(
     "write_shards",
     selection=AssetSelection.assets(shards),
     description="One shard partition per run (a Slurm job each with the Slurm launcher).",
-    tags={"tol10m/slurm.cpus_per_task": "8", "tol10m/slurm.mem": "32G", "tol10m/slurm.time": "12:00:00"},
 )
 publish_job = define_asset_job(
     "publish",
     selection=AssetSelection.assets(*publish_assets),
     description="Catalog (blocked by failed shard checks) → taxa report, licences.",
-    tags={"tol10m/slurm.cpus_per_task": "2", "tol10m/slurm.mem": "16G"},
 )
 jobs = [prepare_job, shards_job, publish_job]
