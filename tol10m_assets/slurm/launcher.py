@@ -109,13 +109,16 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
                 env[name] = os.environ[name]
         return env
 
-    def batch_script(self, run) -> tuple[BatchScript, Path]:
-        origin = run.job_code_origin
-        command = list(
-            ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True).get_command_args()
-        )
+    def run_command(self, run) -> list[str]:
+        """``<python> -m dagster api execute_run <args>`` for the run's code origin."""
+        args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
+        command = list(args.get_command_args())
         if self.python_executable:
             command[0] = self.python_executable
+        return command
+
+    def batch_script(self, run) -> tuple[BatchScript, Path]:
+        command = self.run_command(run)
         run_dir = Path(self.log_directory) / run.run_id
         job_name = self.job_name_template.format(job_name=run.job_name, run_id=run.run_id, run_id_short=run.run_id[:8])
         script = BatchScript(

@@ -1,0 +1,138 @@
+"""The launcher with a fake sbatch/squeue/scontrol on PATH: scripts, quoting, states."""
+
+import os
+import stat
+import textwrap
+
+import pytest
+from dagster import DagsterRunStatus, instance_for_test
+from dagster._core.launcher import LaunchRunContext, WorkerStatus
+
+from tol10m_assets.slurm import JOB_ID_TAG, LOG_TAG, BatchScript, SlurmOptions, SlurmRunLauncher, UnsafeValue
+from tol10m_assets.slurm.states import parse_scontrol
+
+from .slow_defs import defs as slow_defs
+
+
+def fake(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text("#!/bin/bash\n" + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_options_are_validated_and_tags_override():
+    base = SlurmOptions(partition="cpu", mem="4G").validated()
+    merged = base.with_tags({"tol10m/slurm.mem": "16G", "tol10m/slurm.cpus_per_task": "8", "other": "x"})
+    assert merged.mem == "16G" and merged.cpus_per_task == "8" and merged.partition == "cpu"
+    for bad in ("16G\nrm -rf /", "16G; rm", "$(id)", "4 G"):
+        with pytest.raises(UnsafeValue):
+            base.with_tags({"tol10m/slurm.mem": bad})
+    with pytest.raises(UnsafeValue):
+        SlurmOptions(partition="cpu\n#SBATCH --uid=0").validated()
+
+
+def test_script_quotes_everything_shell_bound():
+    script = BatchScript(
+        job_name="dagster-x-1234",
+        output="/logs/run 1/slurm-%j.out",
+        command=["/venv/bin/python", "-m", "dagster", "api", "execute_run", '{"a": "b c; $(id)"}'],
+        options=SlurmOptions(partition="debug", time="1:00:00"),
+        working_directory="/work/my repo",
+        env={"TOL10M_DATA_ROOT": "/data/with space$HOME"},
+    ).render()
+    assert "#SBATCH --partition=debug" in script and "#SBATCH --time=1:00:00" in script
+    assert "cd '/work/my repo'" in script
+    assert "export TOL10M_DATA_ROOT='/data/with space$HOME'" in script
+    assert """'{"a": "b c; $(id)"}'""" in script
+    with pytest.raises(UnsafeValue):
+        BatchScript(job_name="a\nb", output="o", command=["x"]).render()
+    with pytest.raises(UnsafeValue):
+        BatchScript(job_name="a", output="o", command=["x"], env={"BAD NAME": "v"}).render()
+    with pytest.raises(UnsafeValue):
+        BatchScript(job_name="a", output="o", command=["x"], extra_sbatch_lines=("rm -rf /",)).render()
+
+
+def test_scontrol_parsing():
+    fields = parse_scontrol("JobId=5 JobName=x JobState=OUT_OF_MEMORY Reason=OutOfMemory Dependency=(null) ExitCode=0:125")
+    assert fields["JobState"] == "OUT_OF_MEMORY" and fields["Reason"] == "OutOfMemory"
+
+
+COMMAND = ["python", "-m", "dagster", "api", "execute_run", "{}"]
+
+
+@pytest.fixture(autouse=True)
+def no_code_origin(monkeypatch):
+    """Runs made outside a code location have no origin: give them a fixed command."""
+    monkeypatch.setattr(SlurmRunLauncher, "run_command", lambda self, run: list(COMMAND))
+
+
+def launcher_and_run(tmp_path, instance, tags=None, **config):
+    launcher = SlurmRunLauncher(log_directory=str(tmp_path / "logs"), **config)
+    launcher.register_instance(instance)
+    run = instance.create_run_for_job(slow_defs.resolve_job_def("sleep_job"), tags=tags or {})
+    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    return instance.get_run_by_id(run.run_id)
+
+
+def test_launch_writes_the_script_and_tags_the_run(tmp_path):
+    sbatch = fake(tmp_path, "sbatch", f'cp "$2" {tmp_path}/submitted.sbatch; echo "4242;cluster"\n')
+    with instance_for_test() as instance:
+        run = launcher_and_run(tmp_path, instance, {"tol10m/slurm.cpus_per_task": "3"}, sbatch=sbatch, partition="debug", per_job={"sleep_job": {"mem": "2G"}})
+        assert run.tags[JOB_ID_TAG] == "4242"
+        assert run.tags[LOG_TAG].endswith(f"{run.run_id}/slurm-4242.out")
+        text = (tmp_path / "submitted.sbatch").read_text()
+        assert "#SBATCH --partition=debug" in text and "#SBATCH --mem=2G" in text and "#SBATCH --cpus-per-task=3" in text
+        assert "exec python -m dagster api execute_run '{}'" in text
+
+
+def test_a_newline_in_a_tag_fails_the_run_and_submits_nothing(tmp_path):
+    sbatch = fake(tmp_path, "sbatch", f"touch {tmp_path}/called; echo 1\n")
+    with instance_for_test() as instance:
+        run = launcher_and_run(tmp_path, instance, {"tol10m/slurm.time": "1:00\ntouch /tmp/pwned"}, sbatch=sbatch)
+        assert run.status == DagsterRunStatus.FAILURE
+        assert not (tmp_path / "called").exists()
+
+
+def test_a_refused_submission_fails_the_run_with_sbatchs_message(tmp_path):
+    sbatch = fake(tmp_path, "sbatch", "echo 'sbatch: error: invalid partition specified: nope' >&2; exit 1\n")
+    with instance_for_test() as instance:
+        run = launcher_and_run(tmp_path, instance, sbatch=sbatch)
+        assert run.status == DagsterRunStatus.FAILURE
+        assert any("invalid partition specified: nope" in e.message for e in instance.all_logs(run.run_id))
+
+
+@pytest.mark.parametrize(
+    "squeue, scontrol, status, words",
+    [
+        ("echo 'PENDING|Resources'", "exit 1", WorkerStatus.RUNNING, "PENDING (Resources)"),
+        ("echo 'RUNNING|None'", "exit 1", WorkerStatus.RUNNING, "RUNNING"),
+        ("true", "echo 'JobId=7 JobState=COMPLETED Reason=None'", WorkerStatus.SUCCESS, "COMPLETED"),
+        ("true", "echo 'JobId=7 JobState=OUT_OF_MEMORY Reason=OutOfMemory'", WorkerStatus.FAILED, "OUT_OF_MEMORY"),
+        ("true", "echo 'JobId=7 JobState=TIMEOUT Reason=TimeLimit'", WorkerStatus.FAILED, "TIMEOUT"),
+        ("true", "echo 'JobId=7 JobState=CANCELLED Reason=None'", WorkerStatus.FAILED, "last words"),
+        ("true", "exit 1", WorkerStatus.NOT_FOUND, "no longer knows"),
+    ],
+)
+def test_health_follows_slurm(tmp_path, squeue, scontrol, status, words):
+    log = tmp_path / "slurm-7.out"
+    log.write_text("starting\nlast words\n")
+    launcher = SlurmRunLauncher(
+        squeue=fake(tmp_path, "squeue", squeue + "\n"), scontrol=fake(tmp_path, "scontrol", scontrol + "\n"), sacct=fake(tmp_path, "sacct", "exit 1\n")
+    )
+
+    class Run:
+        tags = {JOB_ID_TAG: "7", LOG_TAG: str(log)}
+
+    result = launcher.check_run_worker_health(Run())
+    assert result.status == status and words in result.msg
+
+
+def test_cluster_instance_config_is_valid(monkeypatch):
+    from dagster._core.instance.config import dagster_instance_config
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    monkeypatch.setenv("DAGSTER_PG_URL", "postgresql://u:p@127.0.0.1:1/x")
+    for folder, name in ((os.path.join(root, "slurm"), "dagster.cluster.yaml"), (root, "dagster.yaml")):
+        config, _ = dagster_instance_config(folder, config_filename=name)
+        assert "run_coordinator" in config
