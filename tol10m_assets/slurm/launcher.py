@@ -20,7 +20,7 @@ from pathlib import Path
 from dagster import Array, Field, Noneable, Permissive, StringSource
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 from tol10m_assets.slurm.script import OPTIONS, BatchScript, SlurmOptions, UnsafeValue
 from tol10m_assets.slurm.states import ACTIVE, FAILED, SUCCEEDED, job_state
@@ -109,13 +109,18 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
                 env[name] = os.environ[name]
         return env
 
+    def python(self, run) -> str:
+        """The compute node's python: configured, else the one the code location runs with."""
+        return self.python_executable or run.job_code_origin.executable_path
+
     def run_command(self, run) -> list[str]:
-        """``<python> -m dagster api execute_run <args>`` for the run's code origin."""
+        """``<python> -m dagster api execute_run <args>`` for the run's code origin.
+
+        The origin's own entry point is often a bare ``dagster`` that a batch job's PATH lacks, so
+        the command always names the interpreter.
+        """
         args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
-        command = list(args.get_command_args())
-        if self.python_executable:
-            command[0] = self.python_executable
-        return command
+        return [self.python(run), "-m", "dagster", "api", "execute_run", serialize_value(args)]
 
     def batch_script(self, run) -> tuple[BatchScript, Path]:
         command = self.run_command(run)
@@ -130,8 +135,15 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             setup_lines=self.setup_lines,
             extra_sbatch_lines=self.extra_sbatch_lines,
             env=self._env(),
+            epilogue=[self.python_or_none(run), "-m", "tol10m_assets.slurm.epilogue", str(run_dir / "instance_ref.json"), run.run_id],
         )
         return script, run_dir / "job.sbatch"
+
+    def python_or_none(self, run) -> str:
+        try:
+            return self.python(run)
+        except AttributeError:
+            return "python3"
 
     def options_for(self, run) -> SlurmOptions:
         """Configured options, then the job's ``per_job`` options, then the run's tags."""
@@ -151,6 +163,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+        (path.parent / "instance_ref.json").write_text(serialize_value(self._instance.get_ref()))
         try:
             out = subprocess.run([*self.commands["sbatch"], "--parsable", str(path)], capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -73,6 +73,7 @@ class BatchScript:
     setup_lines: tuple[str, ...] = ()
     extra_sbatch_lines: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    epilogue: list[str] | None = None  # run with the run worker's exit status when it fails
 
     def render(self) -> str:
         if not JOB_NAME.fullmatch(self.job_name):
@@ -94,5 +95,11 @@ class BatchScript:
             if not ENV_NAME.fullmatch(name):
                 raise UnsafeValue(f"environment variable name {name!r} is not allowed")
             lines.append(f"export {name}={shlex.quote(value)}")
-        lines += ['echo "slurm job $SLURM_JOB_ID on $(hostname) at $(date -Is)"', "exec " + " ".join(shlex.quote(a) for a in self.command), ""]
+        lines.append('echo "slurm job $SLURM_JOB_ID on $(hostname) at $(date -Is)"')
+        command = " ".join(shlex.quote(a) for a in self.command)
+        if not self.epilogue:
+            lines += [f"exec {command}", ""]
+        else:
+            epilogue = " ".join(shlex.quote(a) for a in self.epilogue)
+            lines += ["set +e", command, "status=$?", f'[ "$status" -eq 0 ] || {epilogue} "$status" || true', 'exit "$status"', ""]
         return "\n".join(lines)

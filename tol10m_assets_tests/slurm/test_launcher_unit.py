@@ -83,7 +83,22 @@ def test_launch_writes_the_script_and_tags_the_run(tmp_path):
         assert run.tags[LOG_TAG].endswith(f"{run.run_id}/slurm-4242.out")
         text = (tmp_path / "submitted.sbatch").read_text()
         assert "#SBATCH --partition=debug" in text and "#SBATCH --mem=2G" in text and "#SBATCH --cpus-per-task=3" in text
-        assert "exec python -m dagster api execute_run '{}'" in text
+        assert "\npython -m dagster api execute_run '{}'\n" in text
+        assert "tol10m_assets.slurm.epilogue" in text and (tmp_path / "logs" / run.run_id / "instance_ref.json").exists()
+
+
+def test_epilogue_fails_a_run_whose_worker_died_early(tmp_path):
+    from dagster._serdes import serialize_value
+
+    from tol10m_assets.slurm.epilogue import main
+
+    with instance_for_test() as instance:
+        run = instance.create_run_for_job(slow_defs.resolve_job_def("sleep_job"), status=DagsterRunStatus.STARTING)
+        ref = tmp_path / "instance_ref.json"
+        ref.write_text(serialize_value(instance.get_ref()))
+        main([str(ref), run.run_id, "127"])
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+        assert any("exited with status 127" in e.message for e in instance.all_logs(run.run_id))
 
 
 def test_a_newline_in_a_tag_fails_the_run_and_submits_nothing(tmp_path):

@@ -1,0 +1,114 @@
+"""The launcher against a real one-node Slurm (slurm/local-cluster.sh) and dagster-daemon."""
+
+import subprocess
+import sys
+
+import pytest
+from dagster import AssetKey, DagsterRunStatus
+
+from tol10m_assets.slurm import JOB_ID_TAG, LOG_TAG, SCRIPT_TAG
+
+from .conftest import BIN, REPO, Cluster, postgres_url, scontrol_state
+
+pytestmark = pytest.mark.slurm
+PARTITIONS = ["eol-01", "eol-02", "inat21-000"]
+
+
+def backfill_through_the_daemon(cluster: Cluster):
+    keys = cluster.instance.get_dynamic_partitions("shard_partitions")
+    assert set(PARTITIONS) <= set(keys)
+    cluster.dagster("job", "backfill", "-w", str(cluster.workspace), "-l", "tol10m_assets", "-j", "write_shards",
+                    "--partitions", ",".join(PARTITIONS), "--noprompt")
+    runs = cluster.wait(lambda: (r := cluster.runs("write_shards")) and len(r) >= 3 and all(x.is_finished for x in r) and r,
+                        timeout=420, what="three shard runs to finish")
+    for run in runs:
+        assert run.status == DagsterRunStatus.SUCCESS, (run.run_id, run.tags)
+    jobs = {run.tags[JOB_ID_TAG] for run in runs}
+    assert len(jobs) == 3  # one Slurm job per run
+    assert all(scontrol_state(j) in ("COMPLETED", "") for j in jobs)
+    assert {run.tags["dagster/partition"] for run in runs} == set(PARTITIONS)
+    for run in runs:
+        assert (REPO / run.tags[SCRIPT_TAG]).exists() or run.tags[SCRIPT_TAG].startswith("/")
+        checks = [e for e in cluster.instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+        assert checks and all(e.dagster_event.event_specific_data.passed for e in checks)
+    dataset = cluster.data / "dataset" / "224x224" / "train"
+    for key in PARTITIONS:
+        assert list(dataset.glob(f"shard-{key}-*.tar")), key
+
+
+def test_backfill_runs_one_slurm_job_per_partition(cluster):
+    backfill_through_the_daemon(cluster)
+
+
+def test_terminate_cancels_the_job(cluster):
+    run_id = cluster.launch("slow", "sleep_job")
+    run = cluster.wait(lambda: (r := cluster.instance.get_run_by_id(run_id)) and r.status == DagsterRunStatus.STARTED and r, what="the sleeper to start")
+    job = run.tags[JOB_ID_TAG]
+    assert cluster.instance.run_coordinator.cancel_run(run_id)
+    run = cluster.wait_finished(run_id)
+    assert run.status == DagsterRunStatus.CANCELED
+    assert cluster.wait(lambda: scontrol_state(job) == "CANCELLED", timeout=60, what="Slurm to cancel the job")
+
+
+def test_a_job_killed_from_outside_fails_its_run_through_monitoring(cluster):
+    run_id = cluster.launch("slow", "sleep_job")
+    run = cluster.wait(lambda: (r := cluster.instance.get_run_by_id(run_id)) and r.status == DagsterRunStatus.STARTED and r, what="the sleeper to start")
+    job = run.tags[JOB_ID_TAG]
+    subprocess.run(["scancel", "--signal=KILL", "--full", job], check=True)
+    run = cluster.wait_finished(run_id, timeout=180)
+    assert run.status == DagsterRunStatus.FAILURE
+    messages = " ".join(e.message for e in cluster.instance.all_logs(run_id))
+    assert f"Slurm job {job}" in messages
+
+
+def test_a_refused_submission_fails_with_sbatchs_message(cluster):
+    run_id = cluster.launch("slow", "sleep_job", tags={"tol10m/slurm.partition": "nosuchpartition"})
+    run = cluster.wait_finished(run_id, timeout=120)
+    assert run.status == DagsterRunStatus.FAILURE
+    messages = " ".join(e.message for e in cluster.instance.all_logs(run_id))
+    assert "sbatch refused the job" in messages and "partition" in messages.lower()
+
+
+def test_sbatch_entry_points_materialize_what_they_say(cluster, tmp_path):
+    def materializations(key):
+        return len(cluster.instance.fetch_materializations(_filter(key), limit=100).records)
+
+    before = materializations("eol-02")
+    env = {**cluster.env, "TOL10M_VENV": str(BIN.parent)}
+    one = subprocess.run(["sbatch", "--wait", f"--output={tmp_path}/one-%j.out", str(REPO / "slurm" / "materialize-partition.sbatch"), "shards", "eol-02"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr + _logs(tmp_path)
+    assert materializations("eol-02") == before + 1
+    listing = tmp_path / "partitions.txt"
+    listing.write_text("inat21-001\nbioscan-000\n")
+    arr = subprocess.run(["sbatch", "--wait", "--array=0-1", f"--output={tmp_path}/arr-%A_%a.out", str(REPO / "slurm" / "materialize-array.sbatch"), str(listing)],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert arr.returncode == 0, arr.stderr + _logs(tmp_path)
+    assert materializations("inat21-001") >= 1 and materializations("bioscan-000") >= 1
+    bad = subprocess.run(["sbatch", "--wait", f"--output={tmp_path}/bad-%j.out", str(REPO / "slurm" / "materialize-partition.sbatch"), "shards", "eol-01;id"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "bad partition key" in _logs(tmp_path, "bad-")
+
+
+def _filter(partition):
+    from dagster import AssetRecordsFilter
+
+    return AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[partition])
+
+
+def _logs(folder, prefix=""):
+    return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob(f"{prefix}*.out")))
+
+
+@pytest.mark.postgres
+def test_backfill_with_postgres_instance_storage(slurm, tmp_path):
+    if postgres_url() is None:
+        pytest.skip("PostgreSQL is not up (bash slurm/local-postgres.sh start)")
+    cluster = Cluster(tmp_path, "postgres")
+    try:
+        cluster.prepare()
+        cluster.start_daemon()
+        backfill_through_the_daemon(cluster)
+        assert type(cluster.instance.run_storage).__name__ == "PostgresRunStorage"
+    finally:
+        cluster.stop()
