@@ -5,7 +5,7 @@
 set -euo pipefail
 PORT="${TOL10M_PG_PORT:-5433}"
 DATA=/var/lib/tol10m-postgres
-URL="postgresql://dagster:dagster@127.0.0.1:$PORT/dagster"
+URL="postgresql+psycopg2://dagster:dagster@127.0.0.1:$PORT/dagster"
 
 bin_dir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 

@@ -32,7 +32,8 @@ def slurm_ready() -> str | None:
 def postgres_url() -> str | None:
     out = subprocess.run(["bash", str(REPO / "slurm" / "local-postgres.sh"), "url"], capture_output=True, text=True)
     url = out.stdout.strip()
-    probe = subprocess.run([sys.executable, "-c", f"import psycopg2; psycopg2.connect({url!r}).close()"], capture_output=True)
+    plain = url.replace("+psycopg2", "")
+    probe = subprocess.run([sys.executable, "-c", f"import psycopg2; psycopg2.connect({plain!r}).close()"], capture_output=True)
     return url if probe.returncode == 0 else None
 
 
