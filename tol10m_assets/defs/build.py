@@ -14,6 +14,7 @@ from tol10m_assets.defs.resources import TreeOfLifeConfig
 IMAGE_SOURCES = ["eol_images", "eol_published_images", "inat21_images", "bioscan_images", "published_metadata"]
 NAME_SOURCES = [
     "eol_hierarchy",
+    "eol_scraped_names",
     "eol_vernacular_names",
     "itis_chains",
     "inaturalist_taxonomy",

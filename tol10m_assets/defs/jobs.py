@@ -24,3 +24,13 @@ publish_job = define_asset_job(
     description="Catalog (blocked by failed shard checks) → taxa report, licences.",
 )
 jobs = [prepare_job, shards_job, publish_job]
+
+from tol10m_assets.defs.downloads import download_assets  # noqa: E402
+
+download_job = define_asset_job(
+    "download",
+    selection=AssetSelection.assets(*download_assets[1:]),
+    description="Published metadata, iNat21, BIOSCAN-1M and the name sources (EOL image sets: the partitioned asset).",
+)
+download_eol_job = define_asset_job("download_eol_image_sets", selection=AssetSelection.assets(download_assets[0]))
+jobs.extend([download_job, download_eol_job])

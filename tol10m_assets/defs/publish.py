@@ -102,7 +102,13 @@ def taxa_report(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materi
 def eol_licenses(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
     """``licenses.csv``: licence and owner of every EOL image in the catalog, from the media manifest."""
     paths = tol.paths()
-    table = licenses_core(pd.read_parquet(paths.catalog_parquet), read_media_manifest(tol.layout().eol_media_manifest))
+    manifest_path = tol.layout().eol_media_manifest
+    if manifest_path.exists():
+        manifest = read_media_manifest(manifest_path)
+    else:
+        context.log.warning(f"no EOL media manifest at {manifest_path}: licence fields stay empty")
+        manifest = pd.DataFrame(columns=["eol_content_id", "eol_page_id", "license", "owner"]).astype({"eol_content_id": "Int64", "eol_page_id": "Int64"})
+    table = licenses_core(pd.read_parquet(paths.catalog_parquet), manifest)
     catalog_core.write_frame_atomic(table, paths.licenses)
     return MaterializeResult(
         metadata={

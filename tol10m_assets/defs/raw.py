@@ -17,7 +17,8 @@ RAW_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "inat21_images": (("inat21_train",), ("generate", "reproduce"), "iNat21 train/ class directories"),
     "bioscan_images": (("bioscan_images",), ("generate", "reproduce"), "BIOSCAN-1M cropped_256 part directories"),
     "bioscan_metadata": (("bioscan_metadata",), ("generate", "reproduce"), "BIOSCAN-1M metadata JSON"),
-    "eol_hierarchy": (("taxon_tab", "scraped_page_ids"), ("generate", "reproduce"), "EOL Dynamic Hierarchy taxon.tab and scraped page names"),
+    "eol_hierarchy": (("taxon_tab",), ("generate", "reproduce"), "EOL Dynamic Hierarchy taxon.tab"),
+    "eol_scraped_names": (("scraped_page_ids",), (), "names of EOL pages the hierarchy lacks (scraped_page_ids.csv)"),
     "eol_vernacular_names": (("eol_vernacular",), (), "EOL vernacular names"),
     "eol_media_manifest": (("eol_media_manifest",), (), "EOL media manifest (licences)"),
     "itis_chains": (("itis_chains",), (), "ITIS species-level taxonomy chains"),
@@ -40,7 +41,9 @@ def measure(path: Path) -> tuple[int, int]:
 
 
 def _raw_asset(name: str, fields: tuple[str, ...], required_in: tuple[str, ...], description: str) -> AssetsDefinition:
-    @asset(name=name, group_name="raw", description=description, kinds={"file"})
+    from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
+
+    @asset(name=name, group_name="raw", description=description, kinds={"file"}, deps=RAW_FROM_DOWNLOAD.get(name, []))
     def _asset(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
         layout = tol.layout()
         metadata = {}
