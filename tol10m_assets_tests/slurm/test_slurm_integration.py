@@ -25,7 +25,8 @@ def backfill_through_the_daemon(cluster: Cluster):
         assert run.status == DagsterRunStatus.SUCCESS, (run.run_id, run.tags)
     jobs = {run.tags[JOB_ID_TAG] for run in runs}
     assert len(jobs) == 3  # one Slurm job per run
-    assert all(scontrol_state(j) in ("COMPLETED", "") for j in jobs)
+    settled = cluster.wait(lambda: all(scontrol_state(j) not in ("COMPLETING", "RUNNING") for j in jobs), timeout=120, what="the jobs to settle")
+    assert settled and all(scontrol_state(j) in ("COMPLETED", "") for j in jobs)
     assert {run.tags["dagster/partition"] for run in runs} == set(PARTITIONS)
     for run in runs:
         assert (REPO / run.tags[SCRIPT_TAG]).exists() or run.tags[SCRIPT_TAG].startswith("/")
