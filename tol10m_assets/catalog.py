@@ -7,6 +7,7 @@ No Dagster imports.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -31,6 +32,7 @@ CATALOG_COLUMNS = [
 ]
 ID_COLUMNS = CATALOG_COLUMNS[2:9]
 TAG_PREFIX, TAG_SUFFIX = "a photo of ", "."
+CATALOG_TEXTS = ("taxonTag.txt", "common_name.txt")  # all the catalog needs from a sample
 
 
 def _order(df: pd.DataFrame) -> pd.DataFrame:
@@ -51,6 +53,7 @@ def predicted_catalog(mapping: pd.DataFrame, splits: pd.DataFrame, labels: pd.Da
     return _order(pd.concat(frames, ignore_index=True))
 
 
+@functools.lru_cache(maxsize=1_000_000)
 def ranks_from_tag(text: str) -> tuple[str, ...]:
     """Ranks from a ``taxonTag.txt`` member (``a photo of kingdom Animalia … species domesticus.``)."""
     from tol10m_assets.taxonomy import Taxon
@@ -69,7 +72,7 @@ def catalog_from_shards(dataset_dir: Path, mapping: pd.DataFrame) -> pd.DataFram
     rows = []
     for split in SPLITS:
         for shard in shard_paths(dataset_dir, split=split):
-            for sample in iter_shard_members(shard):
+            for sample in iter_shard_members(shard, texts=CATALOG_TEXTS):
                 rows.append(
                     (split, sample["__key__"], *ranks_from_tag(sample["taxonTag.txt"]), sample["common_name.txt"])
                 )
@@ -103,7 +106,7 @@ def write_split_indexes(dataset_dir: Path, catalog: pd.DataFrame) -> dict[str, i
 
     totals = {}
     for split in SPLITS:
-        sizes = {p.name: sum(1 for _ in iter_shard_members(p)) for p in shard_paths(dataset_dir, split=split)}
+        sizes = {p.name: sum(1 for _ in iter_shard_members(p, texts=())) for p in shard_paths(dataset_dir, split=split)}
         split_dir = dataset_dir / split
         split_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(sizes, split_dir / "sizes.json")

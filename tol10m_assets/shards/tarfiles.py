@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import io
+import mmap
+import os
 import re
+import struct
 import tarfile
 from pathlib import Path
 from typing import Iterator
@@ -74,15 +76,58 @@ def sample_bytes(key: str, image: bytes, texts: dict[str, str]) -> bytes:
 TAR_END = b"\0" * (tarfile.BLOCKSIZE * 2)
 
 
-def iter_shard_members(path: Path) -> Iterator[dict]:
-    """Per sample: ``__key__``, ``jpg_size`` and every text member, reading no image payload."""
+_HEADER = struct.Struct("100s24x12s")  # name, then the size field at offset 124
+
+
+def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iterator[dict]:
+    """Per sample: ``__key__``, ``jpg_size`` and the text members (all, or those named in
+    ``texts``), reading no image payload.
+
+    Walks the 512-byte tar headers of a memory-mapped shard directly (the stdlib ``tarfile`` costs
+    tens of microseconds per member): only header pages and text payloads are touched.
+    """
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            current: dict | None = None
+            offset = 0
+            unpack = _HEADER.unpack_from
+            while offset + 512 <= size:
+                raw_name, raw_size = unpack(mm, offset)
+                if raw_name[0] == 0:
+                    break  # the end-of-archive blocks
+                if mm[offset + 156] == ord("L"):  # a GNU long name: fall back to tarfile
+                    yield from _iter_with_tarfile(path, texts)
+                    return
+                name = raw_name.rstrip(b"\0").decode("utf-8", "surrogateescape")
+                length = int(raw_size.rstrip(b"\0 ") or b"0", 8)
+                base = name.rsplit("/", 1)[-1]
+                key, _, suffix = base.partition(".")
+                if current is None or current["__key__"] != key:
+                    if current is not None:
+                        yield current
+                    current = {"__key__": key}
+                if suffix == "jpg":
+                    current["jpg_size"] = length
+                elif suffix.endswith(".txt"):
+                    if texts is None or suffix in texts:
+                        current[suffix] = mm[offset + 512 : offset + 512 + length].decode("utf-8")
+                else:
+                    current[suffix] = None
+                offset += 512 + (length + 511) // 512 * 512
+            if current is not None:
+                yield current
+
+
+def _iter_with_tarfile(path: Path, texts: tuple[str, ...] | None = None) -> Iterator[dict]:
     current: dict | None = None
     with tarfile.open(path, "r:") as tar:
         for info in tar:
             if not info.isfile():
                 continue
-            base = info.name.rsplit("/", 1)[-1]
-            key, _, suffix = base.partition(".")
+            key, _, suffix = info.name.rsplit("/", 1)[-1].partition(".")
             if current is None or current["__key__"] != key:
                 if current is not None:
                     yield current
@@ -90,8 +135,9 @@ def iter_shard_members(path: Path) -> Iterator[dict]:
             if suffix == "jpg":
                 current["jpg_size"] = info.size
             elif suffix.endswith(".txt"):
-                handle = tar.extractfile(info)
-                current[suffix] = handle.read().decode("utf-8") if handle else ""
+                if texts is None or suffix in texts:
+                    handle = tar.extractfile(info)
+                    current[suffix] = handle.read().decode("utf-8") if handle else ""
             else:
                 current[suffix] = None
     if current is not None:
