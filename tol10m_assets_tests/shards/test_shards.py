@@ -99,6 +99,10 @@ def test_write_read_check_and_determinism(tmp_path):
     assert len(a.shards["train"]) == 4  # rotated at 10 samples
     da, db = digest(shard_paths(tmp_path / "a")), digest(shard_paths(tmp_path / "b"))
     assert da == db and len(da) == 4 + 1 + 2
+    from tol10m_assets.shards.tarfiles import _iter_with_tarfile
+
+    for p in shard_paths(tmp_path / "a"):
+        assert list(iter_shard_members(p)) == list(_iter_with_tarfile(p))  # the fast header walk agrees with tarfile
     members = [m for p in shard_paths(tmp_path / "a", split="val") for m in iter_shard_members(p)]
     assert len(members) == 8 and members[0]["sci.txt"].startswith("a photo of id0000") and members[0]["jpg_size"] > 0
     report = check_partition_shards(tmp_path / "a", "eol-01", SETTINGS, expected=a.samples)
