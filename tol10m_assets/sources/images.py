@@ -109,16 +109,16 @@ def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple
 # --- iNat21 ----------------------------------------------------------------------------------
 
 
-def inat21_class_dirs(layout: SourceLayout) -> list[tuple[int, Path]]:
-    root = layout.inat21_train
+def numbered_dirs(root: Path, pattern: re.Pattern, setting: str, what: str) -> list[tuple[int, Path]]:
+    """(number, folder) for the sub-folders of ``root`` whose names match ``pattern``, sorted."""
     if not root.is_dir():
-        raise MissingSourceError(root, "source_paths.inat21_train", "iNat21 train directory")
-    out = []
-    for p in root.iterdir():
-        m = INAT21_CLASS_RE.fullmatch(p.name)
-        if m and p.is_dir():
-            out.append((int(m.group(1)), p))
-    return sorted(out)
+        raise MissingSourceError(root, f"source_paths.{setting}", what)
+    found = ((pattern.fullmatch(p.name), p) for p in root.iterdir())
+    return sorted((int(m.group(1)), p) for m, p in found if m and p.is_dir())
+
+
+def inat21_class_dirs(layout: SourceLayout) -> list[tuple[int, Path]]:
+    return numbered_dirs(layout.inat21_train, INAT21_CLASS_RE, "inat21_train", "iNat21 train directory")
 
 
 def _iter_inat21_class(cls_num: int, folder: Path, partition: str, with_bytes: bool):
@@ -140,15 +140,7 @@ def _iter_inat21_class(cls_num: int, folder: Path, partition: str, with_bytes: b
 
 
 def bioscan_parts(layout: SourceLayout) -> list[tuple[int, Path]]:
-    root = layout.bioscan_images
-    if not root.is_dir():
-        raise MissingSourceError(root, "source_paths.bioscan_images", "BIOSCAN image directory")
-    out = []
-    for p in root.iterdir():
-        m = BIOSCAN_PART_RE.fullmatch(p.name)
-        if m and p.is_dir():
-            out.append((int(m.group(1)), p))
-    return sorted(out)
+    return numbered_dirs(layout.bioscan_images, BIOSCAN_PART_RE, "bioscan_images", "BIOSCAN image directory")
 
 
 def _iter_bioscan_part(part: int, folder: Path, partition: str, with_bytes: bool):
