@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TOL10M_SOURCES_ROOT"] = str(sources)
         os.environ["TOL10M_DATA_ROOT"] = str((SAMPLE_DIR / "TreeOfLife-10M").absolute())
         print(f"sample world: {args.images} images, seed {args.seed} → {sources}")
-        make_sample_world(sources, images=args.images, seed=args.seed, log=lambda *_: None)
+        make_sample_world(sources, images=args.images, seed=args.seed)
     try:
         where = build()
     except BuildFailed as exc:
