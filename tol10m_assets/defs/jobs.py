@@ -4,6 +4,7 @@
 from dagster import AssetSelection, define_asset_job
 
 from tol10m_assets.defs.build import build_assets
+from tol10m_assets.defs.downloads import download_assets
 from tol10m_assets.defs.publish import publish_assets
 from tol10m_assets.defs.raw import raw_assets
 from tol10m_assets.defs.shards import shards
@@ -23,9 +24,6 @@ publish_job = define_asset_job(
     selection=AssetSelection.assets(*publish_assets),
     description="Catalog (blocked by failed shard checks) → taxa report, licences.",
 )
-jobs = [prepare_job, shards_job, publish_job]
-
-from tol10m_assets.defs.downloads import download_assets  # noqa: E402
 
 download_job = define_asset_job(
     "download",
@@ -33,4 +31,4 @@ download_job = define_asset_job(
     description="Published metadata, iNat21, BIOSCAN-1M and the name sources (EOL image sets: the partitioned asset).",
 )
 download_eol_job = define_asset_job("download_eol_image_sets", selection=AssetSelection.assets(download_assets[0]))
-jobs.extend([download_job, download_eol_job])
+jobs = [prepare_job, shards_job, publish_job, download_job, download_eol_job]

@@ -109,7 +109,7 @@ def test_rematerializing_a_partition_gives_identical_shards(built):
     partition = where["partitions"][0]
     before = digest_tree(paths.dataset)
     others = {k: v for k, v in before.items() if f"-{partition}-" not in k}
-    job = build_definitions(tol).get_job_def("write_shards")
+    job = build_definitions(tol).resolve_job_def("write_shards")
     assert job.execute_in_process(instance=instance, partition_key=partition).success
     after = digest_tree(paths.dataset)
     assert after == before
