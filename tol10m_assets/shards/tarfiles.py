@@ -86,36 +86,38 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
     Walks the 512-byte tar headers of a memory-mapped shard directly (the stdlib ``tarfile`` costs
     tens of microseconds per member): only header pages and text payloads are touched.
     """
+    wanted = None if texts is None else {t.encode() for t in texts}
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size == 0:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             current: dict | None = None
+            current_key = b""
             offset = 0
             unpack = _HEADER.unpack_from
             while offset + 512 <= size:
                 raw_name, raw_size = unpack(mm, offset)
                 if raw_name[0] == 0:
                     break  # the end-of-archive blocks
-                if mm[offset + 156] == ord("L"):  # a GNU long name: fall back to tarfile
+                if mm[offset + 156] == 76:  # b"L": a GNU long name, fall back to tarfile
                     yield from _iter_with_tarfile(path, texts)
                     return
-                name = raw_name.rstrip(b"\0").decode("utf-8", "surrogateescape")
+                name = raw_name.rstrip(b"\0")
                 length = int(raw_size.rstrip(b"\0 ") or b"0", 8)
-                base = name.rsplit("/", 1)[-1]
-                key, _, suffix = base.partition(".")
-                if current is None or current["__key__"] != key:
+                key, _, suffix = name.rpartition(b"/")[2].partition(b".")
+                if key != current_key or current is None:
                     if current is not None:
                         yield current
-                    current = {"__key__": key}
-                if suffix == "jpg":
+                    current_key = key
+                    current = {"__key__": key.decode("utf-8", "surrogateescape")}
+                if suffix == b"jpg":
                     current["jpg_size"] = length
-                elif suffix.endswith(".txt"):
-                    if texts is None or suffix in texts:
-                        current[suffix] = mm[offset + 512 : offset + 512 + length].decode("utf-8")
+                elif suffix.endswith(b".txt"):
+                    if wanted is None or suffix in wanted:
+                        current[suffix.decode()] = mm[offset + 512 : offset + 512 + length].decode("utf-8")
                 else:
-                    current[suffix] = None
+                    current[suffix.decode("utf-8", "surrogateescape")] = None
                 offset += 512 + (length + 511) // 512 * 512
             if current is not None:
                 yield current
