@@ -87,37 +87,41 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
     tens of microseconds per member): only header pages and text payloads are touched.
     """
     wanted = None if texts is None else {t.encode() for t in texts}
+    sizes: dict[bytes, int] = {}  # raw size field → int: text members repeat their sizes a lot
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
+        total = os.fstat(handle.fileno()).st_size
+        if total == 0:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             current: dict | None = None
-            current_key = b""
+            prefix = b"\0"  # "<key>." of the sample being read
             offset = 0
             unpack = _HEADER.unpack_from
-            while offset + 512 <= size:
+            while offset + 512 <= total:
                 raw_name, raw_size = unpack(mm, offset)
                 if raw_name[0] == 0:
                     break  # the end-of-archive blocks
                 if mm[offset + 156] == 76:  # b"L": a GNU long name, fall back to tarfile
                     yield from _iter_with_tarfile(path, texts)
                     return
-                name = raw_name.rstrip(b"\0")
-                length = int(raw_size.rstrip(b"\0 ") or b"0", 8)
-                key, _, suffix = name.rpartition(b"/")[2].partition(b".")
-                if key != current_key or current is None:
+                length = sizes.get(raw_size)
+                if length is None:
+                    length = sizes[raw_size] = int(raw_size.rstrip(b"\0 ") or b"0", 8)
+                if not raw_name.startswith(prefix):
                     if current is not None:
                         yield current
-                    current_key = key
+                    name = raw_name.rstrip(b"\0").rpartition(b"/")[2]
+                    key = name.partition(b".")[0]
+                    prefix = raw_name[: raw_name.index(name) + len(key) + 1]  # directories, key and the dot
                     current = {"__key__": key.decode("utf-8", "surrogateescape")}
+                suffix = raw_name[len(prefix) :].rstrip(b"\0")
                 if suffix == b"jpg":
                     current["jpg_size"] = length
-                elif suffix.endswith(b".txt"):
-                    if wanted is None or suffix in wanted:
+                elif wanted is None or suffix in wanted:
+                    if suffix.endswith(b".txt"):
                         current[suffix.decode()] = mm[offset + 512 : offset + 512 + length].decode("utf-8")
-                else:
-                    current[suffix.decode("utf-8", "surrogateescape")] = None
+                    else:
+                        current[suffix.decode("utf-8", "surrogateescape")] = None
                 offset += 512 + (length + 511) // 512 * 512
             if current is not None:
                 yield current
