@@ -37,7 +37,7 @@ from tol10m_assets.sample.taxa import (
 
 SOURCES = ("eol", "eol_published", "inat21", "bioscan")
 EOL_PER_SET = 5000
-BIOSCAN_PER_PART = 10000
+BIOSCAN_PER_PART = 1000  # the real parts hold 10,000; smaller here so larger worlds get several
 SEEN_PREFIX = "/fs/scratch/PAS2136/eol/data/interim/media_cargo/"
 UNSEEN_PREFIX = "/fs/ess/PAS2136/rare-species/2024-03-20/"
 
@@ -46,7 +46,7 @@ def by_name(name: str) -> Species:
     return next(s for s in [*BASE, RARE_UNSEEN, RARE_SEEN] if s.ranks[5] + " " + s.ranks[6] == name)
 
 
-@dataclass
+@dataclass(slots=True)
 class Img:
     """One planned source image."""
 
@@ -68,6 +68,7 @@ class Img:
     filename: str = ""
     part: int = 0
     record: dict | None = field(default=None)
+    set_name: str = ""
 
 
 class WorldWriter:
@@ -163,6 +164,7 @@ class WorldWriter:
             (by_name("Partula subangulata"), dict(canonical="", scientific="Partula subangulata Pease, 1870"), "authority and year"),
             (by_name("Lagocheirus araneiformis"), dict(canonical="", scientific="Lagocheirus araneiformis subsp. parvulus Casey 1913"), "subspecies marker"),
             (by_name("Atrypanius cinerascens"), dict(scientific="Atrypanius cinerascens (Bates 1864)"), "authority in parentheses"),
+            (by_name("Huperzia dacrydioides"), dict(canonical="", scientific="Huperzia dacrydioides var. gracilis (Baker) Pic.Serm."), "variety marker and authority"),
             (by_name("Entomobrya nivalis"), dict(skip=("class",)), "missing class: ITIS completes it (Collembola, a homonym)"),
             (by_name("Danaus plexippus"), dict(stop_at="genus"), "genus without parents: only ITIS completes it"),
             (by_name("Amanita muscaria"), dict(stop_at="genus"), "genus without parents: only resolved.jsonl completes it"),
@@ -221,9 +223,11 @@ class WorldWriter:
     def _eol_variety(self) -> None:
         plain = [im for im in self.eol if im.expect == "written"]
         for im in self.eol:
-            im.size = self.size(300, 1200)
-        plain[0].size = (4000, 3000)
+            im.size = self.size(300, 1000) if self.rng.random() < 0.9 else self.size(1000, 2000)
+        plain[0].size = (4000, 3000)  # always one image past 3000 px; one more per 5000 images
         plain[1].size = (2000, 3000)
+        for im in plain[20::5000]:
+            im.size = self.size(3000, 4000)
         specials = [("CMYK", "JPEG", None, "CMYK JPEG"), ("L", "JPEG", None, "greyscale JPEG"), ("RGBA", "PNG", None, "RGBA PNG named .jpg"),
                     ("P", "PNG", None, "palette PNG named .jpg"), ("RGB", "JPEG", 6, "EXIF-rotated JPEG (Orientation 6)")]
         for im, (mode, fmt, exif, why) in zip(plain[2:], specials):
@@ -477,7 +481,8 @@ class WorldWriter:
         published["skipped"][SKIP_NOT_IN_MAPPING] = 1
         taxa = {}
         for key, images in (("eol", self.eol), ("inat21", self.inat), ("bioscan", self.bio)):
-            taxa[key] = {"planned_unique_taxa": len({im.ranks for im in images if im.expect == "written"})}
+            # seven-rank tuples of the written images, as a correct build labels them
+            taxa[key] = {"unique_taxa": len({im.ranks for im in images if im.expect == "written"})}
         return {
             "seed": self.seed,
             "images_requested": self.requested,
@@ -505,7 +510,7 @@ class _DeterministicTar:
     def __init__(self, path: Path):
         self.path = path
         self.raw = open(path, "wb")
-        self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=6)
+        self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=1)  # JPEG bytes do not compress: level 1 is as small and much faster
         self.tar = tarfile.open(fileobj=self.gz, mode="w", format=tarfile.USTAR_FORMAT)
 
     def add(self, name: str, data: bytes) -> None:
