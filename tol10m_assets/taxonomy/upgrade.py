@@ -30,6 +30,7 @@ def fix_known_errors(values: list[str]) -> None:
 class Upgrader:
     def __init__(self):
         self.table: dict[str, dict[str, tuple[str | None, str]]] = {}  # name → rank → (parent, source)
+        self.itis_name = "species_level_taxonomy_chains"  # file-name prefix of ITIS provenance
 
     def _add(self, name: str, rank: str, parent: str | None, source: str, override: bool) -> None:
         if not name:
@@ -52,6 +53,7 @@ class Upgrader:
         up = cls()
         if itis_chains is not None and Path(itis_chains).exists():
             path = Path(itis_chains)
+            up.itis_name = path.name
             for line, row in iter_rows(path, ITIS_COLUMNS):
                 t = Taxon(*(row[c] for c in ITIS_COLUMNS))
                 k, p, c, o, f, g, s = t.values()
@@ -123,7 +125,8 @@ class Upgrader:
             i = _LEVEL[parent_rank]
             if not trial[i]:
                 trial[i] = parent
-                filled[parent_rank] = f"{source} (upgraded)"
+                origin = "ITIS" if source.startswith(self.itis_name) else source.split(":", 1)[0]
+                filled[parent_rank] = f"{source} (upgraded from {origin})"
             name, rank = parent, parent_rank
         fix_known_errors(trial)
         return trial, filled
