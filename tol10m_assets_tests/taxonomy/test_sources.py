@@ -178,3 +178,18 @@ def test_rare_species_from_the_real_lists(shared_rarespecies):
     assert rare.excludes_eol(29442934, 333069)  # a file of the seen list, matched by (content, page)
     assert rare.excludes_eol(12853737, 449393)  # a file of the unseen list
     assert not rare.excludes_eol(1, 2)
+
+
+def test_upgrade_continuity_cases(tmp_path):
+    itis = tmp_path / "chains.csv"
+    itis.write_text("Kingdom,Phylum,Class,Order,Family,Genus,Species,terminal_vernacular,terminal_vernacular_lang\n"
+                    "Animalia,Chordata,Aves,Passeriformes,Passeridae,Passer,Passer domesticus,House Sparrow,English\n")
+    up = Upgrader.from_files(itis)
+    full = ("Animalia", "Chordata", "Aves", "Passeriformes", "Passeridae", "Passer", "domesticus")
+    for gappy in [("Animalia", "Chordata", "", "Passeriformes", "Passeridae", "Passer", "domesticus"),  # K P _ O F G S
+                  ("Animalia", "", "Aves", "", "Passeridae", "Passer", "domesticus"),  # K _ C _ F G S
+                  ("", "", "", "", "", "Passer", "domesticus")]:  # nothing above
+        t, prov = up.upgrade(Taxon(*gappy))
+        assert t.as_tuple() == full
+        filled = {r for r, v in zip(("kingdom", "phylum", "class", "order", "family"), gappy) if not v}
+        assert {r for r, p in prov.items() if p.endswith("(upgraded from ITIS)")} == filled
