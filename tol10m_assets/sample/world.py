@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
 import math
 import sqlite3
-import tarfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +22,7 @@ from tol10m_assets.errors import (
 )
 from tol10m_assets.layout import DEFAULT_PATHS, SourceLayout
 from tol10m_assets.sample import images as imgs
+from tol10m_assets.sample.tarballs import DeterministicTar
 from tol10m_assets.sample.taxa import (
     BASE,
     RARE_SEEN,
@@ -317,7 +315,7 @@ class WorldWriter:
         for s in range(sets):
             chunk = self.eol[s * per_set : (s + 1) * per_set]
             name = f"image_set_{s + 1:02d}.tar.gz"
-            with _DeterministicTar(self.layout.eol_images / name) as original, _DeterministicTar(self.layout.eol_published_images / name) as published:
+            with DeterministicTar(self.layout.eol_images / name) as original, DeterministicTar(self.layout.eol_published_images / name) as published:
                 for im in chunk:
                     data = self.image_bytes(im)
                     member = f"{im.content_id}_{im.page_id}_eol-full-size-copy.jpg"
@@ -502,31 +500,6 @@ class WorldWriter:
             "special": self.special,
             "taxa": taxa,
         }
-
-
-class _DeterministicTar:
-    """A tar.gz with fixed headers and gzip mtime 0: the same members give the same bytes."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.raw = open(path, "wb")
-        self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=1)  # JPEG bytes do not compress: level 1 is as small and much faster
-        self.tar = tarfile.open(fileobj=self.gz, mode="w", format=tarfile.USTAR_FORMAT)
-
-    def add(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = len(data), 0, 0o644
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        self.tar.addfile(info, io.BytesIO(data))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.tar.close()
-        self.gz.close()
-        self.raw.close()
 
 
 def _write_text(path: Path, text: str) -> None:

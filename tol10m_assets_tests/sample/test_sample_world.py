@@ -137,3 +137,97 @@ def test_cli_prints_a_summary(tmp_path):
 def test_a_larger_world(tmp_path):
     summary = make_sample_world(tmp_path, images=2000, seed=0, log=lambda *_: None)
     assert summary["counts"]["inat21"]["images"] == 700 and summary["counts"]["eol"]["images"] == 800
+
+
+EOL_MEMBER = re.compile(r"(\d+)_(\d+)_eol.*jpg")
+
+
+def _members(folder):
+    out = {}
+    for tar_path in sorted(folder.glob("image_set_*.tar.gz")):
+        with tarfile.open(tar_path) as tar:
+            for m in tar:
+                out[f"{tar_path.name}:{m.name}"] = tar.extractfile(m).read()
+    return out
+
+
+def test_eol_member_names_parse_except_the_planted_one(world):
+    out, summary = world
+    refs = _members(SourceLayout.under(out).eol_images)
+    bad = {s["ref"] for s in summary["special"] if s["source"] == "eol" and s["expect"] == "bad_member_name"}
+    assert len(bad) == summary["expected"]["eol"]["skipped"]["bad_member_name"] >= 1
+    for ref in refs:
+        member = ref.split(":", 1)[1]
+        assert bool(EOL_MEMBER.fullmatch(member)) == (ref not in bad), ref
+    assert summary["counts"]["eol"]["image_sets"] >= 2
+
+
+def test_the_bomb_trips_pillows_limit_and_stays_small(world):
+    out, summary = world
+    refs = _members(SourceLayout.under(out).eol_images)
+    bombs = [s["ref"] for s in summary["special"] if "decompression-bomb" in s["why"]]
+    assert bombs
+    for ref in bombs:
+        assert len(refs[ref]) < 10_000
+        with pytest.raises(Image.DecompressionBombError):
+            Image.open(io.BytesIO(refs[ref])).load()
+
+
+def test_sizes_and_modes_per_source(world):
+    out, summary = world
+    layout = SourceLayout.under(out)
+    corrupt = {s["ref"] for s in summary["special"] if s["expect"] == "corrupt_image"}
+    eol_modes = {_open(d).mode for r, d in _members(layout.eol_images).items() if r.endswith(".jpg") and r not in corrupt}
+    assert {"RGB", "L", "CMYK", "P", "RGBA"} <= eol_modes
+    inat = [p for p in layout.inat21_train.rglob("*.jpg") if f"train/{p.parent.name}/{p.name}" not in corrupt]
+    assert max(max(_open(p.read_bytes()).size) for p in inat) <= 500
+    bioscan = [p for p in layout.bioscan_images.rglob("*.jpg") if f"{p.parent.name}/{p.name}" not in corrupt]
+    assert all(150 <= max(_open(p.read_bytes()).size) <= 256 for p in bioscan)
+    assert summary["counts"]["bioscan"]["parts"] == len([d for d in layout.bioscan_images.iterdir() if d.name.startswith("part")]) >= 2
+
+
+def test_inat_classes_span_several_chunks_of_100(world):
+    out, _ = world
+    names = [d.name for d in SourceLayout.under(out).inat21_train.iterdir()]
+    assert all(re.fullmatch(r"\d{5}(_[A-Za-z]+){6}_[a-z]+", n) for n in names), names
+    assert len({int(n[:5]) // 100 for n in names}) >= 2
+
+
+def test_published_tables_and_catalog_cover_every_source(world):
+    out, summary = world
+    layout = SourceLayout.under(out)
+    with sqlite3.connect(layout.published_mapping) as con:
+        n = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("eol", "inat21", "bioscan", "split")}
+        cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in n}
+    assert cols == {"eol": ["content_id", "page_id", "evobio10m_id"], "inat21": ["filename", "cls_name", "cls_num", "evobio10m_id"],
+                    "bioscan": ["part", "filename", "evobio10m_id"], "split": ["evobio10m_id", "is_val", "is_train_small"]}
+    assert n["eol"] == summary["counts"]["eol"]["images"] and n["inat21"] == summary["counts"]["inat21"]["images"]
+    assert n["bioscan"] == summary["counts"]["bioscan"]["images"] and n["split"] == n["eol"] + n["inat21"] + n["bioscan"]
+    import csv
+
+    with open(layout.published_catalog, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["split", "treeoflife_id", "eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename", "inat21_filename",
+                             "inat21_cls_name", "inat21_cls_num", "kingdom", "phylum", "class", "order", "family", "genus", "species", "common"]
+    by_split = {s: {r["treeoflife_id"] for r in rows if r["split"] == s} for s in ("train", "val", "train_small")}
+    assert by_split["train_small"] and by_split["train_small"] <= by_split["train"] and not by_split["train"] & by_split["val"]
+    written = sum(summary["expected"][s]["written"] for s in ("eol", "inat21", "bioscan"))
+    assert len(by_split["train"]) + len(by_split["val"]) == written
+    assert {"eol", "inat21", "bioscan"} <= set(summary["taxa"]) and all(v["unique_taxa"] > 0 for v in summary["taxa"].values())
+
+
+def test_rare_species_in_the_world(world):
+    out, summary = world
+    layout = SourceLayout.under(out)
+    refs = _members(layout.eol_images)
+    seen, unseen = json.loads(layout.rare_seen.read_text()), json.loads(layout.rare_unseen.read_text())
+    listed = {p.rsplit("/", 1)[1] for paths in [*seen.values(), *unseen.values()] for p in paths}
+    rare = [s["ref"].split(":", 1)[1] for s in summary["special"] if s["source"] == "eol" and s["expect"] == "rare_species"]
+    # some rare images are excluded only by species (not listed by file name)
+    assert any(m not in listed for m in rare) and any(m in listed for m in rare)
+    # the seen species keeps its images that are not listed
+    seen_page = next(p.rsplit("/", 1)[1].split("_")[1] for p in seen["Mobula birostris"])
+    kept = [r for r in refs if r.split(":", 1)[1].split("_")[1:2] == [seen_page] and r.split(":", 1)[1] not in listed]
+    assert kept
+    inat_rare = [s for s in summary["special"] if s["source"] == "inat21" and s["expect"] == "rare_species"]
+    assert inat_rare and all("Cyclonaias_tuberculata" in s["ref"] for s in inat_rare)
