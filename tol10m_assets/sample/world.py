@@ -89,6 +89,7 @@ class WorldWriter:
         self.inat: list[Img] = []
         self.bio: list[Img] = []
         self.special: list[dict] = []
+        self.pages: dict[str, int] = {}  # "Genus species" -> its first EOL page
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class WorldWriter:
         genus_tid = self.chain(sp.ranks, **{k: v for k, v in kwargs.items() if k in ("skip", "stop_at")})
         canonical = kwargs.get("canonical", f"{sp.ranks[5]} {sp.ranks[6]}")
         _, page = self.node("species", sp.ranks, "", genus_tid, page=kwargs.get("page"), canonical=canonical, scientific=kwargs.get("scientific"))
+        self.pages.setdefault(f"{sp.ranks[5]} {sp.ranks[6]}", page)
         return page
 
     def plan(self, target: list, source: str, count: int, page: int = 0, ranks=(), common="", expect="written", why="", **kw):
@@ -385,12 +387,13 @@ class WorldWriter:
                 vern_rows.append([str(tid), sp.common, "en", "", "", "", "english", "", "2021-01-01"])
         _write_table(self.layout.inat_taxa, ["id", "taxonID", "identifier", "parentNameUsageID", "kingdom", "phylum", "class", "order", "family", "genus", "specificEpithet", "infraspecificEpithet", "modified", "scientificName", "taxonRank", "references"], taxa_rows)
         _write_table(self.layout.inat_vernacular, ["id", "vernacularName", "language", "locality", "countryCode", "source", "lexicon", "contributor", "created"], vern_rows)
+        oak, finch, amanita_page = (str(self.pages[n]) for n in ("Quercus robur", "Geospiza fuliginosa", "Amanita muscaria"))
         eol_vern = [
-            ["1", "<i>Quercus robur</i>", "English Oak", "eng", "EOL", "1"],
-            ["1", "<i>Quercus robur</i>", "Pedunculate Oak", "eng", "EOL", "0"],
-            ["2", "Geospiza fuliginosa", "Small Ground Finch", "eng", "EOL", "0"],
-            ["3", "Amanita muscaria", "Fly Agaric", "eng", "EOL", "1"],
-            ["3", "Amanita muscaria", "Fliegenpilz", "deu", "EOL", "1"],
+            [oak, "<i>Quercus robur</i>", "English Oak", "eng", "EOL", "1"],
+            [oak, "<i>Quercus robur</i>", "Pedunculate Oak", "eng", "EOL", "0"],
+            [finch, "Geospiza fuliginosa", "Small Ground Finch", "eng", "EOL", "0"],
+            [amanita_page, "Amanita muscaria", "Fly Agaric", "eng", "EOL", "1"],
+            [amanita_page, "Amanita muscaria", "Fliegenpilz", "deu", "EOL", "1"],
         ]
         _write_table(self.layout.eol_vernacular, ["page_id", "canonical_form", "vernacular_string", "language_code", "resource_name", "is_preferred_by_eol"], eol_vern)
         manifest = []
