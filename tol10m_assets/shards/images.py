@@ -26,12 +26,20 @@ class ImageSettings:
     quality: int = 100  # the published shards: JPEG quality 100
     resize_mode: str = "squash"  # published: squash to W×H without keeping the aspect ratio
     reduced_decode: bool = True  # decode JPEGs at 1/2, 1/4 or 1/8 scale when that stays >= the target
+    # JPEG chroma subsampling of the output: -1 = Pillow's default (4:2:0, what the original wrote),
+    # 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0
+    subsampling: int = -1
+    draft_margin: float = DRAFT_MARGIN  # reduced decode stops at this multiple of the target side
 
     def __post_init__(self):
         if self.resize_mode not in RESIZE_MODES:
             raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, not {self.resize_mode!r}")
         if not (1 <= self.quality <= 100) or self.width < 1 or self.height < 1:
             raise ValueError("quality must be 1-100 and the size positive")
+        if self.subsampling not in (-1, 0, 1, 2):
+            raise ValueError("subsampling must be -1 (default), 0, 1 or 2")
+        if self.draft_margin < 1.0:
+            raise ValueError("draft_margin must be >= 1.0: the reduced decode never goes below the target")
 
 
 def decode(data: bytes, settings: ImageSettings | None = None) -> Image.Image:
@@ -43,20 +51,27 @@ def decode(data: bytes, settings: ImageSettings | None = None) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if settings is not None and settings.reduced_decode and image.format == "JPEG":
-                side = int(max(settings.width, settings.height) * DRAFT_MARGIN)  # orientation may swap the sides
+                # Pillow picks the largest 1/2, 1/4, 1/8 scale keeping BOTH sides >= the request; a
+                # square request covers a swap of the sides by the EXIF orientation.
+                side = int(max(settings.width, settings.height) * settings.draft_margin)
                 image.draft("RGB", (side, side))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise CorruptImage(f"decompression bomb: {exc}") from None
     except UnidentifiedImageError:
         raise CorruptImage("not an image Pillow can identify") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptImage(f"does not decode: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's parsers raise OSError, SyntaxError, struct.error, IndexError …
+        raise CorruptImage(f"does not decode: {type(exc).__name__}: {exc}") from None
     try:
         image = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block is no reason to lose the image
         pass
-    return to_rgb(image)
+    try:
+        return to_rgb(image)
+    except (OSError, ValueError) as exc:
+        raise CorruptImage(f"unsupported mode {image.mode}: {exc}") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -82,17 +97,21 @@ def fit(image: Image.Image, settings: ImageSettings) -> Image.Image:
     return ImageOps.pad(image, size, Image.Resampling.BICUBIC, color=(0, 0, 0))
 
 
-def encode(image: Image.Image, quality: int) -> bytes:
+def encode(image: Image.Image, quality: int, subsampling: int = -1) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
+    image.save(out, "JPEG", quality=quality, subsampling=subsampling)
     return out.getvalue()
 
 
 def resize_image(data: bytes, settings: ImageSettings) -> bytes:
-    """JPEG bytes of the image at W×H; raises CorruptImage for anything undecodable."""
-    return encode(fit(decode(data, settings), settings), settings.quality)
+    """JPEG bytes of the image at W×H, RGB; raises CorruptImage for anything undecodable."""
+    image = decode(data, settings)
+    try:
+        return encode(fit(image, settings), settings.quality, settings.subsampling)
+    except (OSError, ValueError) as exc:  # e.g. a 1×40000 strip that rounds to an empty box
+        raise CorruptImage(f"cannot resize {image.size[0]}x{image.size[1]} {image.mode}: {exc}") from None
 
 
 def naive_resize(data: bytes, settings: ImageSettings) -> bytes:
     """The original's method (full decode, bicubic, JPEG): the baseline of the benchmark."""
-    return encode(fit(decode(data, None), settings), settings.quality)
+    return encode(fit(decode(data, None), settings), settings.quality, settings.subsampling)

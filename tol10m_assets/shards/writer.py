@@ -1,22 +1,37 @@
 """Write one partition's shards for all splits in one pass: in input order, whatever the number
-of workers; every shard under a hidden temporary name until the whole partition is done."""
+of workers; every shard under a hidden temporary name until the whole partition is done.
+
+Workers only decode and resize. The main process reads the inputs, keeps a bounded window of
+images in flight (so memory does not grow with the partition), takes the results back in input
+order and writes the tars. A worker that dies (a decoder crash, the OOM killer) breaks the pool;
+the images in flight are then retried one at a time in a fresh process, and the one that kills
+its process again is skipped as a corrupt image: a build never hangs on a lost task.
+"""
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import multiprocessing
 import os
+import re
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from tol10m_assets.errors import SKIP_CORRUPT_IMAGE
 from tol10m_assets.shards.images import CorruptImage, ImageSettings, resize_image
 from tol10m_assets.shards.tarfiles import KEY_RE, TAR_END, TEXT_SUFFIXES, check_partition, sample_bytes, shard_name
 
 MAX_SKIPPED_SAMPLES = 1000
+IN_FLIGHT_PER_WORKER = 4  # images submitted ahead of the writer, per worker
+SPLIT_RE = re.compile(r"[a-z][a-z0-9_]*")
+RESERVED_DIRS = {"stats"}
+_TEXT_SET = frozenset(TEXT_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,33 @@ class PartitionResult:
         return cls(**data)
 
 
+def validate_job(job: SampleJob) -> None:
+    """A job the writer can write, or ValueError naming its origin (a bug upstream, not bad data)."""
+    if not isinstance(job.key, str) or not KEY_RE.fullmatch(job.key):
+        raise ValueError(f"invalid sample key {job.key!r} for {job.origin}: non-empty, no '.', '/', '\\\\' or spaces")
+    if not job.splits or len(set(job.splits)) != len(job.splits):
+        raise ValueError(f"sample {job.key} ({job.origin}): splits {job.splits!r} must be non-empty and distinct")
+    for split in job.splits:
+        if not SPLIT_RE.fullmatch(split) or split in RESERVED_DIRS:
+            raise ValueError(f"sample {job.key} ({job.origin}): invalid split name {split!r}")
+    if job.texts.keys() != _TEXT_SET:
+        missing, extra = sorted(_TEXT_SET - job.texts.keys()), sorted(job.texts.keys() - _TEXT_SET)
+        raise ValueError(f"sample {job.key} ({job.origin}): text members missing {missing}, unexpected {extra}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class _SplitSink:
     """The shards of one split of one partition, rotated at a sample or byte limit."""
 
@@ -53,7 +95,7 @@ class _SplitSink:
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.done: list[tuple[Path, Path]] = []  # (temporary, final)
         self.handle = None
-        self.count = self.size = self.total = 0
+        self.count = self.size = self.total = self.bytes = 0
 
     def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -64,7 +106,11 @@ class _SplitSink:
         self.count = self.size = 0
 
     def write(self, data: bytes) -> None:
-        if self.handle is None or self.count >= self.max_samples or (self.count and self.size + len(data) > self.max_bytes):
+        # a new shard at max_samples, or when this sample would take it past max_bytes (a single
+        # sample larger than max_bytes still gets a shard of its own)
+        if self.handle is None or self.count >= self.max_samples or (
+            self.count and self.size + len(data) + len(TAR_END) > self.max_bytes
+        ):
             self.close()
             self._open()
         self.handle.write(data)
@@ -77,41 +123,100 @@ class _SplitSink:
             self.handle.write(TAR_END)
             self.handle.flush()
             os.fsync(self.handle.fileno())
+            self.bytes += self.handle.tell()
             self.handle.close()
             self.handle = None
 
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+        for temp, _ in self.done:
+            temp.unlink(missing_ok=True)
 
-def _resize_task(args: tuple[bytes, ImageSettings]):
-    data, settings = args
+
+def _resize_task(data: bytes, settings: ImageSettings) -> tuple[bool, bytes | str]:
     try:
         return True, resize_image(data, settings)
     except CorruptImage as exc:
         return False, str(exc)
 
 
-def _ordered_results(items: Iterable, settings: ImageSettings, workers: int):
-    """(job, ok, jpeg-or-reason) in input order, at most a few images per worker in flight."""
+def _pool_context():
+    # forkserver: the workers start from a clean single-threaded server, not from a copy of a
+    # Dagster step or a pytest process with its threads and open handles ('fork' could deadlock)
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _run_alone(task, data: bytes, settings: ImageSettings, ctx) -> tuple[bool, bytes | str]:
+    """One task in a fresh single-process pool: whether this image is the one that kills workers."""
+    with ProcessPoolExecutor(1, mp_context=ctx) as solo:
+        try:
+            return solo.submit(task, data, settings).result()
+        except BrokenProcessPool:
+            return False, "the decoder crashed its worker process"
+
+
+def ordered_results(
+    items: Iterable[tuple[SampleJob, bytes]],
+    settings: ImageSettings,
+    workers: int = 1,
+    *,
+    window: int | None = None,
+    task: Callable = _resize_task,
+) -> Iterator[tuple[SampleJob, bool, bytes | str]]:
+    """(job, ok, jpeg-or-reason) in input order; at most ``window`` images in flight."""
     if workers <= 1:
         for job, data in items:
-            yield (job, *_resize_task((data, settings)))
+            validate_job(job)
+            yield (job, *task(data, settings))
         return
-    ctx = multiprocessing.get_context("forkserver")
-    window = collections.deque()
-    with ctx.Pool(workers) as pool:
+    window = window or workers * IN_FLIGHT_PER_WORKER
+    ctx = _pool_context()
+    pool = [ProcessPoolExecutor(workers, mp_context=ctx)]
+    pending: collections.deque = collections.deque()  # (job, data, future)
+
+    def take():
+        job, data, future = pending.popleft()
+        try:
+            outcome = future.result()
+        except BrokenProcessPool:
+            pool[0].shutdown(wait=False, cancel_futures=True)
+            outcome = _run_alone(task, data, settings, ctx)
+            pool[0] = ProcessPoolExecutor(workers, mp_context=ctx)
+            for i, (j, d, _) in enumerate(pending):  # every other in-flight image again, in order
+                pending[i] = (j, d, pool[0].submit(task, d, settings))
+        return (job, *outcome)
+
+    try:
         for job, data in items:
-            window.append((job, pool.apply_async(_resize_task, ((data, settings),))))
-            if len(window) >= workers * 4:
-                job0, pending = window.popleft()
-                yield (job0, *pending.get())
-        while window:
-            job0, pending = window.popleft()
-            yield (job0, *pending.get())
+            validate_job(job)
+            pending.append((job, data, pool[0].submit(task, data, settings)))
+            if len(pending) >= window:
+                yield take()
+        while pending:
+            yield take()
+    finally:
+        for _, _, future in pending:
+            future.cancel()
+        pool[0].shutdown(wait=True, cancel_futures=True)
 
 
-def remove_stale_temporaries(out_dir: Path, partition: str) -> None:
-    for folder in (p for p in Path(out_dir).iterdir() if p.is_dir()) if Path(out_dir).exists() else []:
+def _partition_dirs(out_dir: Path) -> list[Path]:
+    if not out_dir.is_dir():
+        return []
+    return sorted(p for p in out_dir.iterdir() if p.is_dir() and p.name not in RESERVED_DIRS)
+
+
+def remove_stale_temporaries(out_dir: Path, partition: str) -> int:
+    """Temporary shards of this partition left by a killed run (never another partition's)."""
+    removed = 0
+    for folder in _partition_dirs(Path(out_dir)):
         for temp in folder.glob(f".shard-{partition}-*.tar.tmp-*"):
             temp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_partition(
@@ -126,38 +231,58 @@ def write_partition(
     log: Callable[[str], None] | None = None,
 ) -> PartitionResult:
     """Resize and write every job; corrupt images are skipped and counted. Replaces exactly this
-    partition's previous shards, and only once every new shard is complete."""
+    partition's previous shards, and only once every new shard is complete.
+
+    The shards are byte-identical for the same inputs and settings whatever ``workers`` is.
+    A job with an invalid key, split or text set is a bug upstream: ValueError, nothing published.
+    """
     check_partition(partition)
+    if max_samples < 1 or max_bytes < 1:
+        raise ValueError("max_samples and max_bytes must be positive")
     out_dir = Path(out_dir)
     start = time.monotonic()
-    remove_stale_temporaries(out_dir, partition)
+    stale = remove_stale_temporaries(out_dir, partition)
+    if log and stale:
+        log(f"{partition}: removed {stale} temporary shard(s) of an interrupted run")
     result = PartitionResult(partition)
     sinks: dict[str, _SplitSink] = {}
-    for n, (job, ok, payload) in enumerate(_ordered_results(jobs, settings, workers), start=1):
-        if not ok:
-            result.skipped[SKIP_CORRUPT_IMAGE] = result.skipped.get(SKIP_CORRUPT_IMAGE, 0) + 1
-            if len(result.skipped_samples) < MAX_SKIPPED_SAMPLES:
-                result.skipped_samples.append({"origin": job.origin, "key": job.key, "reason": SKIP_CORRUPT_IMAGE, "detail": payload})
-            continue
-        if not KEY_RE.fullmatch(job.key):
-            raise ValueError(f"invalid sample key {job.key!r} for {job.origin}")
-        data = sample_bytes(job.key, payload, job.texts)
-        for split in job.splits:
-            if split not in sinks:
-                sinks[split] = _SplitSink(out_dir / split, partition, max_samples, max_bytes)
-            sinks[split].write(data)
-            result.bytes += len(data)
-        if log and n % 10_000 == 0:
-            log(f"{partition}: {n} images, {time.monotonic() - start:.0f} s")
-    for sink in sinks.values():
-        sink.close()
+    corrupt = 0
+    results = ordered_results(jobs, settings, workers)
+    try:
+        with contextlib.closing(results):  # stops the worker pool at once on an error
+            for n, (job, ok, payload) in enumerate(results, start=1):
+                if not ok:
+                    corrupt += 1
+                    if len(result.skipped_samples) < MAX_SKIPPED_SAMPLES:
+                        result.skipped_samples.append(
+                            {"origin": job.origin, "key": job.key, "reason": SKIP_CORRUPT_IMAGE, "detail": payload}
+                        )
+                    continue
+                data = sample_bytes(job.key, payload, job.texts)
+                for split in job.splits:
+                    sink = sinks.get(split)
+                    if sink is None:
+                        sink = sinks[split] = _SplitSink(out_dir / split, partition, max_samples, max_bytes)
+                    sink.write(data)
+                if log and n % 10_000 == 0:
+                    log(f"{partition}: {n} images, {corrupt} corrupt, {time.monotonic() - start:.0f} s")
+        for sink in sinks.values():
+            sink.close()
+    except BaseException:
+        for sink in sinks.values():
+            sink.discard()
+        raise
+    if corrupt:
+        result.skipped[SKIP_CORRUPT_IMAGE] = corrupt
     # Publish: every new shard into place, then remove this partition's shards the run did not make.
     for split, sink in sorted(sinks.items()):
         for temp, final in sink.done:
             os.replace(temp, final)
+        _fsync_dir(sink.folder)
         result.shards[split] = [final.name for _, final in sink.done]
         result.samples[split] = sink.total
-    for folder in (p for p in out_dir.iterdir() if p.is_dir()) if out_dir.exists() else []:
+        result.bytes += sink.bytes
+    for folder in _partition_dirs(out_dir):
         keep = set(result.shards.get(folder.name, []))
         for old in folder.glob(f"shard-{partition}-*.tar"):
             if old.name not in keep:
@@ -165,10 +290,15 @@ def write_partition(
     result.seconds = time.monotonic() - start
     stats = out_dir / "stats" / f"{partition}.json"
     stats.parent.mkdir(parents=True, exist_ok=True)
-    temp = stats.with_name(f".{stats.name}.tmp")
-    temp.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    temp = stats.with_name(f".{stats.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
     os.replace(temp, stats)
+    if log:
+        log(
+            f"{partition}: {sum(result.samples.values())} samples in {sum(map(len, result.shards.values()))} shards, "
+            f"{corrupt} corrupt, {result.seconds:.0f} s"
+        )
     return result
 
 
-__all__ = ["PartitionResult", "SampleJob", "write_partition", "TEXT_SUFFIXES"]
+__all__ = ["PartitionResult", "SampleJob", "write_partition", "ordered_results", "validate_job", "TEXT_SUFFIXES"]
