@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import re
@@ -76,7 +77,21 @@ def sample_bytes(key: str, image: bytes, texts: dict[str, str]) -> bytes:
 TAR_END = b"\0" * (tarfile.BLOCKSIZE * 2)
 
 
-_HEADER = struct.Struct("100s24x12s")  # name, then the size field at offset 124
+_HEADER = struct.Struct("100s24x12s20xc")  # name, the size field at offset 124, the type flag at 156
+# Our writer's layout after a sample's .jpg: the ten text members in TEXT_SUFFIXES order, each one
+# header block and (captions being short) one payload block. One unpack reads all of it.
+_TEXT_BLOCK = struct.Struct("100s24x12s20xc355x512s" * len(TEXT_SUFFIXES))
+_TEXT_NAMES = tuple(s.encode() for s in TEXT_SUFFIXES)
+_REGULAR = (b"0", b"\0")
+
+
+@functools.lru_cache(maxsize=256)
+def _text_tails(prefix_len: int) -> tuple[bytes, bytes] | None:
+    """For a "<key>." prefix of this length: the padded name tails joined by nothing, and the
+    type flags the ten members must have, so that one join + compare checks all ten names."""
+    if prefix_len + max(map(len, _TEXT_NAMES)) > 100:
+        return None
+    return tuple(n + b"\0" * (100 - prefix_len - len(n)) for n in _TEXT_NAMES), b"0" * len(_TEXT_NAMES)
 
 
 def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iterator[dict]:
@@ -84,10 +99,17 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
     ``texts``), reading no image payload.
 
     Walks the 512-byte tar headers of a memory-mapped shard directly (the stdlib ``tarfile`` costs
-    tens of microseconds per member): only header pages and text payloads are touched.
+    tens of microseconds per member): only header pages and text payloads are touched. Shards in
+    this writer's layout take a fast path (the ten text members of a sample checked and read with
+    one ``struct`` call); any other member order or size falls back to the member-by-member walk.
     """
-    wanted = None if texts is None else {t.encode() for t in texts}
+    wanted_names = TEXT_SUFFIXES if texts is None else tuple(t for t in TEXT_SUFFIXES if t in set(texts))
+    wanted = {t.encode() for t in (TEXT_SUFFIXES if texts is None else texts)}
+    # positions of the wanted texts in the fast-path tuple: (name, size, flag, payload) × 10
+    picks = [(name, 4 * TEXT_SUFFIXES.index(name)) for name in wanted_names]
     sizes: dict[bytes, int] = {}  # raw size field → int: text members repeat their sizes a lot
+    small: dict[bytes, int] = {}  # the same, for sizes of at most one block
+    fast_len = _TEXT_BLOCK.size
     with open(path, "rb") as handle:
         total = os.fstat(handle.fileno()).st_size
         if total == 0:
@@ -97,11 +119,12 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
             prefix = b"\0"  # "<key>." of the sample being read
             offset = 0
             unpack = _HEADER.unpack_from
+            unpack_texts = _TEXT_BLOCK.unpack_from
             while offset + 512 <= total:
-                raw_name, raw_size = unpack(mm, offset)
+                raw_name, raw_size, flag = unpack(mm, offset)
                 if raw_name[0] == 0:
                     break  # the end-of-archive blocks
-                if mm[offset + 156] == 76:  # b"L": a GNU long name, fall back to tarfile
+                if flag not in _REGULAR:  # GNU long names, pax headers, directories: let tarfile do it
                     yield from _iter_with_tarfile(path, texts)
                     return
                 length = sizes.get(raw_size)
@@ -115,16 +138,43 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
                     prefix = raw_name[: raw_name.index(name) + len(key) + 1]  # directories, key and the dot
                     current = {"__key__": key.decode("utf-8", "surrogateescape")}
                 suffix = raw_name[len(prefix) :].rstrip(b"\0")
+                offset += 512 + (length + 511) // 512 * 512
                 if suffix == b"jpg":
                     current["jpg_size"] = length
-                elif wanted is None or suffix in wanted:
-                    if suffix.endswith(b".txt"):
-                        current[suffix.decode()] = mm[offset + 512 : offset + 512 + length].decode("utf-8")
-                    else:
-                        current[suffix.decode("utf-8", "surrogateescape")] = None
-                offset += 512 + (length + 511) // 512 * 512
+                    tails = _text_tails(len(prefix))
+                    if tails is not None and offset + fast_len <= total:
+                        f = unpack_texts(mm, offset)
+                        raw_sizes = f[1::4]
+                        if (
+                            b"".join(f[0::4]) == prefix + prefix.join(tails[0])
+                            and b"".join(f[2::4]) == tails[1]
+                            and (all(map(small.__contains__, raw_sizes)) or _learn_small(small, raw_sizes))
+                        ):
+                            for name, i in picks:
+                                current[name] = f[i + 3][: small[f[i + 1]]].decode("utf-8")
+                            offset += fast_len
+                elif suffix.endswith(b".txt"):
+                    if suffix in wanted:
+                        start = offset - (length + 511) // 512 * 512
+                        current[suffix.decode()] = mm[start : start + length].decode("utf-8")
+                else:
+                    current[suffix.decode("utf-8", "surrogateescape")] = None  # present, not read
             if current is not None:
                 yield current
+
+
+def _learn_small(small: dict[bytes, int], raw_sizes: tuple[bytes, ...]) -> bool:
+    """Whether every size field is a size of exactly one payload block (remembering those that are)."""
+    for raw in raw_sizes:
+        if raw not in small:
+            try:
+                value = int(raw.rstrip(b"\0 ") or b"0", 8)
+            except ValueError:
+                return False
+            if not 0 < value <= 512:  # an empty member has no payload block: not this layout
+                return False
+            small[raw] = value
+    return True
 
 
 def _iter_with_tarfile(path: Path, texts: tuple[str, ...] | None = None) -> Iterator[dict]:
