@@ -40,6 +40,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=1
+JobAcctGatherParams=OverMemoryKill
 MinJobAge=600
 ReturnToService=2
 SchedulerType=sched/backfill
@@ -76,17 +77,40 @@ start_munge() {
 }
 
 wait_idle() {
-  for _ in $(seq 1 60); do
-    state=$(sinfo -h -N -o %t 2>/dev/null | head -1 || true)
+  local deadline=$((SECONDS + 90)) state
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(timeout 5 sinfo -h -N -o %t 2>/dev/null | head -1 || true)
     case "$state" in
       idle|mix|alloc) return 0 ;;
-      down*|drain*) scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true ;;
+      down*|drain*) timeout 5 scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true ;;
     esac
     sleep 1
   done
   echo "local-cluster.sh: the node did not become idle; see $LOG" >&2
-  sinfo -N -l >&2 || true
+  timeout 5 sinfo -N -l >&2 || true
+  tail -n 20 "$LOG/slurmctld.log" "$LOG/slurmd.log" >&2 || true
   return 1
+}
+
+# pid of a running daemon (from its pid file, else by exact name), empty if none
+daemon_pid() {
+  local name=$1 pid
+  pid=$(cat "/run/$name.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$name" ]; then echo "$pid"; return; fi
+  pgrep -x "$name" | head -1 || true
+}
+
+# stop a daemon and wait until it has exited (a restart must not find the old one still saving state)
+stop_daemon() {
+  local name=$1 pid
+  pid=$(daemon_pid "$name")
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 start() {
@@ -94,26 +118,25 @@ start() {
   install
   changed=$(write_conf)
   start_munge
-  if [ -n "$changed" ]; then
-    pkill -x slurmctld 2>/dev/null || true
-    pkill -x slurmd 2>/dev/null || true
-    sleep 1
+  if [ -n "$changed" ]; then   # a new slurm.conf: restart both daemons on it
+    stop_daemon slurmd
+    stop_daemon slurmctld
   fi
-  pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
-  pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
+  [ -n "$(daemon_pid slurmctld)" ] || /usr/sbin/slurmctld
+  [ -n "$(daemon_pid slurmd)" ] || /usr/sbin/slurmd
   wait_idle
-  echo "slurm: $(sinfo -h -N -o '%N %t %c CPUs %m MB' | head -1)"
+  echo "slurm: $(timeout 5 sinfo -h -N -o '%N %t %c CPUs %m MB' | head -1)"
 }
 
 stop() {
-  pkill -x slurmd 2>/dev/null || true
-  pkill -x slurmctld 2>/dev/null || true
+  stop_daemon slurmd
+  stop_daemon slurmctld
   echo "slurm stopped"
 }
 
 status() {
-  if pgrep -x slurmctld >/dev/null && pgrep -x slurmd >/dev/null; then
-    sinfo -N -l
+  if [ -n "$(daemon_pid slurmctld)" ] && [ -n "$(daemon_pid slurmd)" ]; then
+    timeout 5 sinfo -N -l
   else
     echo "slurm is not running"
     return 1
