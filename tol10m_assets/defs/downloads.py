@@ -1,148 +1,208 @@
-"""Raw downloads: Hugging Face (EOL image sets, published metadata), iNat21, BIOSCAN-1M and the
-name sources, into the sources layout. Resumable, verified, a no-op once done (unless ``force``)."""
+"""Raw downloads: the Hugging Face dataset (EOL image sets, published metadata), iNat21, BIOSCAN-1M,
+the name sources and the Rare Species lists, into the sources layout (``tol.layout()``).
 
-import posixpath
-import shutil
-import urllib.parse
+Thin assets over :mod:`tol10m_assets.download.fetch`: resumable, verified, a no-op once done
+(unless ``downloads.force``). Progress goes to the run's log; sizes, checksums and counts become
+metadata and asset-check results. ``download_checks`` re-check what is on disk without downloading.
+"""
+
+import json
 from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Backoff,
     ConfigurableResource,
     Failure,
     MaterializeResult,
     MetadataValue,
+    RetryPolicy,
     StaticPartitionsDefinition,
     asset,
+    asset_check,
 )
+from pydantic import Field
 
 from tol10m_assets.defs.resources import TreeOfLifeConfig
-from tol10m_assets.download import count_files, download, extract_tar, extract_zip, hf_download
+from tol10m_assets.download import fetch as F
 from tol10m_assets.download import sources as S
+from tol10m_assets.download.extract import UnsafeArchive
+from tol10m_assets.download.verify import (
+    DownloadError,
+    RemoteMissing,
+    VerificationError,
+    count_files,
+    verified_record,
+)
 
 eol_set_partitions = StaticPartitionsDefinition(S.EOL_IMAGE_SETS)
+# transient failures that outlived the transfer's own retries are retried by Dagster (the .part is kept)
+DOWNLOAD_RETRY = RetryPolicy(max_retries=2, delay=60, backoff=Backoff.EXPONENTIAL)
+POOL = "downloads"  # cap parallel downloads with `dagster instance concurrency set downloads N`
+
+
+def _url_field(key: str):
+    remote = S.HTTP_FILES[key]
+    return Field(default=remote.default_url, description=f"URL of {remote.description} (mirror name: {remote.mirror_name}).")
 
 
 class DownloadSettings(ConfigurableResource):
-    """Where downloads come from. ``mirror_dir``: a local folder (or file:// tree) standing in for
-    every remote, with the remote's relative names (``dataset/EOL/…``, ``metadata/…``, and the file
-    name of each HTTP URL)."""
+    """Where the raw downloads come from, and how. Files land in the sources layout of the ``tol`` resource.
 
-    hf_repo: str = S.HF_REPO
-    hf_revision: str = S.HF_REVISION
-    inat21_train_url: str = S.INAT21_TRAIN_URL
-    bioscan_zip_url: str = S.BIOSCAN_ZIP_URL
-    bioscan_metadata_url: str = S.BIOSCAN_METADATA_URL
-    bioscan_file_count: int = S.BIOSCAN_FILE_COUNT
-    eol_vernacular_url: str = S.EOL_VERNACULAR_URL
-    inat_taxonomy_url: str = S.INAT_TAXONOMY_URL
-    rare_seen_url: str = S.RARE_SEEN_URL
-    rare_unseen_url: str = S.RARE_UNSEEN_URL
-    mirror_dir: str = ""
-    force: bool = False
-    retries: int = 5
+    ``mirror_dir`` (a folder, a ``file://`` URL or an ``http(s)://`` base) stands in for every remote:
+    Hugging Face files at their repository paths (``dataset/EOL/…``, ``metadata/…``), HTTP files by
+    name (``train.tar.gz``, ``cropped_256.zip``, …), optionally with a ``SHA256SUMS``.
+    """
 
-    def url(self, setting: str, name: str | None = None) -> str:
-        value = getattr(self, setting)
-        if self.mirror_dir:
-            base = name or S.MIRROR_NAMES.get(setting) or posixpath.basename(urllib.parse.urlparse(value).path)
-            return (Path(self.mirror_dir).absolute() / base).as_uri()
-        if not value:
-            raise Failure(f"`downloads.{setting}` is not set: give the URL of this file, or a mirror_dir")
-        return value
+    hf_repo: str = Field(default=S.HF_REPO, description="Hugging Face dataset with the EOL image sets and metadata.")
+    hf_revision: str = Field(default=S.HF_REVISION, description="Commit hash (pinned) or branch of hf_repo.")
+    hf_endpoint: str = Field(default="", description="Hub endpoint; empty = HF_ENDPOINT, else huggingface_hub's default.")
+    hf_backend: str = Field(default="resumable", description="resumable (Range across runs) or hub (hf_hub_download, e.g. for Xet).")
+    inat21_train_url: str = _url_field("inat21_train")
+    bioscan_zip_url: str = _url_field("bioscan_zip")
+    bioscan_metadata_url: str = _url_field("bioscan_metadata")
+    eol_vernacular_url: str = _url_field("eol_vernacular")
+    inat_taxonomy_url: str = _url_field("inat_taxonomy")
+    rare_seen_url: str = _url_field("rare_seen")
+    rare_unseen_url: str = _url_field("rare_unseen")
+    mirror_dir: str = Field(default="", description="Local mirror (folder / file:// / http(s):// base) standing in for every remote.")
+    force: bool = Field(default=False, description="Fetch and extract again even when a verified copy exists.")
+    retries: int = Field(default=5, description="Retries of a transfer on 429/5xx/timeouts/cuts (exponential backoff).")
+    backoff_seconds: float = Field(default=2.0, description="First backoff; doubles per retry (capped at 120 s).")
+    timeout_seconds: float = Field(default=60.0, description="Socket timeout of a transfer.")
+    progress_seconds: float = Field(default=30.0, description="Seconds between progress lines in the run log.")
+    extract_workers: int = Field(default=8, description="Threads extracting BIOSCAN parts in parallel.")
+    keep_archives: bool = Field(default=True, description="Keep train.tar.gz / cropped_256.zip after extraction.")
+    bioscan_file_count: int = Field(default=S.BIOSCAN_FILE_COUNT, description="Images expected in cropped_256 (0 = not checked).")
+    inat21_file_count: int = Field(default=S.INAT21_FILE_COUNT, description="Images expected in iNat21 train/ (0 = not checked).")
 
-    def hf_file(self, context, path_in_repo: str, dest_root: Path):
-        if self.mirror_dir:
-            return download(self.url("hf_repo", path_in_repo), dest_root / path_in_repo, force=self.force, log=context.log.info)
-        return hf_download(self.hf_repo, path_in_repo, self.hf_revision, dest_root, force=self.force)
+    def core(self) -> F.Settings:
+        return F.Settings(
+            hf_repo=self.hf_repo, hf_revision=self.hf_revision, hf_endpoint=self.hf_endpoint, hf_backend=self.hf_backend,
+            urls={key: getattr(self, f"{key}_url") for key in S.HTTP_FILES}, mirror_dir=self.mirror_dir, force=self.force,
+            retries=self.retries, backoff_seconds=self.backoff_seconds, timeout_seconds=self.timeout_seconds,
+            progress_seconds=self.progress_seconds, extract_workers=self.extract_workers, keep_archives=self.keep_archives,
+            bioscan_file_count=self.bioscan_file_count, inat21_file_count=self.inat21_file_count,
+        )
 
-    def http_file(self, context, setting: str, dest: Path):
-        return download(self.url(setting), dest, force=self.force, retries=self.retries, log=context.log.info)
+
+def _run(context: AssetExecutionContext, fn, *args) -> F.Fetched:
+    """Call a core fetch; errors a retry cannot fix fail without Dagster retries."""
+    try:
+        return fn(*args, context.log.info)
+    except (VerificationError, RemoteMissing, UnsafeArchive) as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    except DownloadError as exc:
+        if any(s in str(exc) for s in ("(404)", "(401)", "(403)", "HF_HUB_OFFLINE", "is not set", "TLS", "resolved")):
+            raise Failure(description=str(exc), allow_retries=False) from exc
+        raise
 
 
-def _figures(results) -> dict:
-    return {
-        "files": MetadataValue.json({str(r.path.name): {"bytes": r.bytes, "sha256": r.sha256, "fetched": r.fetched} for r in results}),
-        "bytes": sum(r.bytes for r in results),
-        "fetched": sum(r.fetched for r in results),
+def _metadata(fetched: F.Fetched) -> dict:
+    md = {
+        "files": MetadataValue.json({r.path.name: {"path": str(r.path), "bytes": r.bytes, "sha256": r.sha256, "fetched": r.fetched,
+                                                   "seconds": round(r.seconds, 2), "resumed_from": r.resumed_from, "source": r.source}
+                                     for r in fetched.files}),
+        "bytes": MetadataValue.int(fetched.bytes),
+        "fetched": MetadataValue.int(fetched.fetched),
+        "seconds": MetadataValue.float(round(sum(r.seconds for r in fetched.files), 3)),
     }
+    if len(fetched.files) == 1:
+        md["path"] = MetadataValue.path(str(fetched.files[0].path))
+        md["sha256"] = MetadataValue.text(fetched.files[0].sha256)
+    for folder, files in fetched.extracted.items():
+        md[f"extracted_files[{Path(folder).name}]"] = MetadataValue.int(files)
+    if fetched.skipped:
+        md["skipped"] = MetadataValue.json(fetched.skipped)
+    for key, value in fetched.notes.items():
+        if isinstance(value, (bool, int, str)):
+            md[key] = value
+    return md
 
 
-@asset(group_name="raw", partitions_def=eol_set_partitions, kinds={"huggingface"},
-       check_specs=[AssetCheckSpec("verified", asset="eol_image_set_download", description="size and SHA-256 match the hub's")])
+def _verified(fetched: F.Fetched) -> AssetCheckResult:
+    bad = [str(r.path) for r in fetched.files if verified_record(r.path) is None and r.path.exists()]
+    return AssetCheckResult(check_name="verified", passed=not bad,
+                            metadata={"files": len(fetched.files), "unverified": MetadataValue.json(bad),
+                                      "sha256": MetadataValue.json({r.path.name: r.sha256 for r in fetched.files})})
+
+
+def _count(fetched: F.Fetched, expected: int, setting: str) -> AssetCheckResult:
+    found = sum(fetched.extracted.values())
+    return AssetCheckResult(check_name="file_count", passed=not expected or found == expected,
+                            metadata={"files": found, "expected": expected or "not checked", "setting": setting})
+
+
+VERIFIED = "size and checksum match what the source publishes (SHA-256 of LFS files on the hub, MD5 on Zenodo), recorded in .verified.json"
+
+
+def _spec(asset_name: str, name: str, description: str) -> AssetCheckSpec:
+    return AssetCheckSpec(name, asset=asset_name, description=description)
+
+
+@asset(group_name="raw", partitions_def=eol_set_partitions, kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+       check_specs=[_spec("eol_image_set_download", "verified", VERIFIED)])
 def eol_image_set_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
-    """One EOL image set of the published dataset (``dataset/EOL/image_set_NN.tar.gz``)."""
-    result = downloads.hf_file(context, S.EOL_SET_PATH.format(nn=context.partition_key), tol.resolved_sources_root())
-    yield MaterializeResult(metadata=_figures([result]))
-    yield AssetCheckResult(check_name="verified", passed=Path(str(result.path) + ".verified.json").exists(), metadata={"sha256": result.sha256})
+    """One EOL image set of the published dataset, ``dataset/EOL/image_set_NN.tar.gz`` → ``source_paths.eol_published_images``."""
+    fetched = _run(context, F.fetch_eol_image_set, downloads.core(), tol.layout(), context.partition_key)
+    return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
 
-@asset(group_name="raw", kinds={"huggingface"})
-def tol_metadata_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """The published metadata: catalog.csv, mapping.sqlite, licenses.csv, taxon.tab, ITIS chains."""
-    return MaterializeResult(metadata=_figures([downloads.hf_file(context, p, tol.resolved_sources_root()) for p in S.HF_METADATA]))
+@asset(group_name="raw", kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+       check_specs=[_spec("tol_metadata_download", "verified", VERIFIED)])
+def tol_metadata_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
+    """The published metadata: catalog.csv, mapping.sqlite, licenses.csv, taxon.tab, ITIS chains, the naming JSONs."""
+    fetched = _run(context, F.fetch_tol_metadata, downloads.core(), tol.layout(), tol.resolved_sources_root())
+    return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
 
-@asset(group_name="raw", kinds={"http"})
-def inat21_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """iNat21 ``train.tar.gz``, extracted so that the layout's ``inat21_train`` is its ``train/``."""
-    layout = tol.layout()
-    archive = downloads.http_file(context, "inat21_train_url", tol.resolved_sources_root() / "downloads" / "train.tar.gz")
-    target = layout.inat21_train.parent
-    marker = target / ".extracted-from.json"
-    if archive.fetched or not marker.exists() or downloads.force:
-        files = extract_tar(archive.path, target)
-        marker.write_text(f'{{"sha256": "{archive.sha256}", "files": {files}}}')
-    classes = sum(1 for p in layout.inat21_train.iterdir() if p.is_dir())
-    return MaterializeResult(metadata={**_figures([archive]), "classes": classes, "images": count_files(layout.inat21_train, ".jpg")})
+@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+       check_specs=[_spec("inat21_download", "verified", VERIFIED),
+                    _spec("inat21_download", "file_count", "images extracted = downloads.inat21_file_count")])
+def inat21_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
+    """iNat21 ``train.tar.gz``, extracted so that ``source_paths.inat21_train`` is its ``train/`` folder."""
+    settings = downloads.core()
+    fetched = _run(context, F.fetch_inat21, settings, tol.layout(), tol.resolved_sources_root())
+    return MaterializeResult(metadata=_metadata(fetched), check_results=[
+        _verified(fetched), _count(fetched, settings.inat21_file_count, "downloads.inat21_file_count")])
 
 
-@asset(group_name="raw", kinds={"http"},
-       check_specs=[AssetCheckSpec("file_count", asset="bioscan_download", description="the published number of BIOSCAN images")])
+@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+       check_specs=[_spec("bioscan_download", "verified", VERIFIED),
+                    _spec("bioscan_download", "file_count", "images extracted = downloads.bioscan_file_count (1,128,313 published)")])
 def bioscan_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
-    """BIOSCAN-1M ``cropped_256.zip`` (parts extracted in parallel) and its metadata JSON."""
-    layout = tol.layout()
-    archive = downloads.http_file(context, "bioscan_zip_url", tol.resolved_sources_root() / "downloads" / "cropped_256.zip")
-    meta = downloads.http_file(context, "bioscan_metadata_url", layout.bioscan_metadata)
-    target = layout.bioscan_images.parent
-    marker = target / ".extracted-from.json"
-    if archive.fetched or not marker.exists() or downloads.force:
-        extract_zip(archive.path, target, workers=4, group_depth=2)
-        marker.write_text(f'{{"sha256": "{archive.sha256}"}}')
-    images = count_files(layout.bioscan_images, ".jpg")
-    yield MaterializeResult(metadata={**_figures([archive, meta]), "images": images})
-    yield AssetCheckResult(check_name="file_count", passed=images == downloads.bioscan_file_count,
-                           metadata={"images": images, "expected": downloads.bioscan_file_count})
+    """BIOSCAN-1M ``cropped_256.zip`` (parts extracted in parallel into ``source_paths.bioscan_images``, count checked)
+    and ``BIOSCAN_Insect_Dataset_metadata.jsonld``."""
+    settings = downloads.core()
+    fetched = _run(context, F.fetch_bioscan, settings, tol.layout(), tol.resolved_sources_root())
+    return MaterializeResult(metadata=_metadata(fetched), check_results=[
+        _verified(fetched), _count(fetched, settings.bioscan_file_count, "downloads.bioscan_file_count")])
 
 
-@asset(group_name="raw", kinds={"http"})
-def name_sources_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """EOL vernacular names, the iNaturalist taxonomy (taxa.csv, English vernaculars), the rare-species lists."""
-    layout = tol.layout()
-    results = [
-        downloads.http_file(context, "rare_seen_url", layout.rare_seen),
-        downloads.http_file(context, "rare_unseen_url", layout.rare_unseen),
-        downloads.http_file(context, "inat_taxonomy_url", tol.resolved_sources_root() / "downloads" / "inaturalist-taxonomy.dwca.zip"),
-    ]
-    if downloads.eol_vernacular_url or downloads.mirror_dir:
-        results.append(downloads.http_file(context, "eol_vernacular_url", layout.eol_vernacular))
-    else:
-        context.log.warning("downloads.eol_vernacular_url is not set: EOL common names are skipped")
-    staging = tol.resolved_sources_root() / "downloads" / "inaturalist"
-    extract_zip(results[2].path, staging, workers=1)
-    for name, dest in (("taxa.csv", layout.inat_taxa), ("VernacularNames-english.csv", layout.inat_vernacular)):
-        found = next(staging.rglob(name), None)
-        if found is None:
-            raise Failure(f"{results[2].path} has no {name}: is inat_taxonomy_url the iNaturalist DwC-A zip?")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(found, dest)
-    return MaterializeResult(metadata=_figures(results))
+@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+       check_specs=[_spec("name_sources_download", "verified", VERIFIED)])
+def name_sources_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
+    """EOL vernacular names, the iNaturalist taxonomy DwC-A (taxa.csv, VernacularNames-english.csv)."""
+    fetched = _run(context, F.fetch_name_sources, downloads.core(), tol.layout(), tol.resolved_sources_root())
+    return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
 
-download_assets = [eol_image_set_download, tol_metadata_download, inat21_download, bioscan_download, name_sources_download]
-# raw input asset → the download that fills it (lineage in the UI)
+@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+       check_specs=[_spec("rare_species_download", "verified", VERIFIED + "; each list is a JSON object")])
+def rare_species_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
+    """The Rare Species benchmark lists (seen / unseen in training) from the BioCLIP repository."""
+    fetched = _run(context, F.fetch_rare_species, downloads.core(), tol.layout())
+    return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
+
+
+# EOL first (partitioned), then the unpartitioned downloads: jobs.py selects download_assets[0] / [1:].
+download_assets = [eol_image_set_download, tol_metadata_download, inat21_download, bioscan_download,
+                   name_sources_download, rare_species_download]
+
+# raw input asset → the download that fills it (lineage in the UI; read by defs/raw.py)
 RAW_FROM_DOWNLOAD = {
     "eol_published_images": ["eol_image_set_download"],
     "published_metadata": ["tol_metadata_download"],
@@ -153,5 +213,74 @@ RAW_FROM_DOWNLOAD = {
     "bioscan_metadata": ["bioscan_download"],
     "eol_vernacular_names": ["name_sources_download"],
     "inaturalist_taxonomy": ["name_sources_download"],
-    "rare_species_lists": ["name_sources_download"],
+    "rare_species_lists": ["rare_species_download"],
 }
+
+
+# --- checks of what is on disk (no download; cheap: records, markers, counts) ---------------------
+
+def _on_disk(paths: list[Path]) -> AssetCheckResult:
+    missing = [str(p) for p in paths if not p.exists()]
+    unverified = [str(p) for p in paths if p.exists() and verified_record(p) is None]
+    return AssetCheckResult(passed=not missing and not unverified, severity=AssetCheckSeverity.WARN,
+                            metadata={"files": len(paths), "missing": MetadataValue.json(missing),
+                                      "changed_since_verified": MetadataValue.json(unverified)})
+
+
+def _extracted_on_disk(target: Path, expected: int) -> AssetCheckResult:
+    marker_path = target.with_name(target.name + ".extracted.json")
+    try:
+        recorded = json.loads(marker_path.read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN,
+                                metadata={"reason": f"{target} has not been extracted (no {marker_path.name})"})
+    found = count_files(target) if target.is_dir() else 0
+    return AssetCheckResult(passed=found == recorded and (not expected or found == expected), severity=AssetCheckSeverity.WARN,
+                            metadata={"files": found, "extracted": recorded, "expected": expected or "not checked"})
+
+
+@asset_check(asset=eol_image_set_download, name="on_disk",
+             description="how many of the 63 image sets are on disk, unchanged since verified (passes when all are)")
+def eol_image_set_on_disk(tol: TreeOfLifeConfig) -> AssetCheckResult:
+    folder = tol.layout().eol_published_images
+    paths = [folder / Path(S.eol_set_path(nn)).name for nn in S.EOL_IMAGE_SETS]
+    verified = [p.name for p in paths if verified_record(p) is not None]
+    return AssetCheckResult(passed=len(verified) == len(paths), severity=AssetCheckSeverity.WARN,
+                            metadata={"verified": len(verified), "expected": len(paths),
+                                      "missing_or_changed": MetadataValue.json([p.name for p in paths if p.name not in verified])})
+
+
+@asset_check(asset=tol_metadata_download, name="on_disk", description="the required metadata files are on disk, unchanged since verified")
+def tol_metadata_on_disk(tol: TreeOfLifeConfig) -> AssetCheckResult:
+    layout, root = tol.layout(), tol.resolved_sources_root()
+    return _on_disk([item.destination(layout, root) for item in S.HF_METADATA if item.required])
+
+
+@asset_check(asset=inat21_download, name="on_disk", description="train/ holds the files extracted (and the expected number)")
+def inat21_on_disk(tol: TreeOfLifeConfig, downloads: DownloadSettings) -> AssetCheckResult:
+    return _extracted_on_disk(tol.layout().inat21_train, downloads.inat21_file_count)
+
+
+@asset_check(asset=bioscan_download, name="on_disk", description="cropped_256 holds the files extracted (and the expected number)")
+def bioscan_on_disk(tol: TreeOfLifeConfig, downloads: DownloadSettings) -> AssetCheckResult:
+    return _extracted_on_disk(tol.layout().bioscan_images, downloads.bioscan_file_count)
+
+
+@asset_check(asset=name_sources_download, name="on_disk", description="the name sources are on disk")
+def name_sources_on_disk(tol: TreeOfLifeConfig) -> AssetCheckResult:
+    layout = tol.layout()
+    result = _on_disk([layout.eol_vernacular])
+    extracted = [str(p) for p in (layout.inat_taxa, layout.inat_vernacular) if not p.is_file()]
+    return AssetCheckResult(passed=result.passed and not extracted, severity=AssetCheckSeverity.WARN,
+                            metadata={**result.metadata, "inaturalist_missing": MetadataValue.json(extracted)})
+
+
+@asset_check(asset=rare_species_download, name="on_disk", description="both Rare Species lists are on disk, unchanged since verified")
+def rare_species_on_disk(tol: TreeOfLifeConfig) -> AssetCheckResult:
+    layout = tol.layout()
+    return _on_disk([layout.rare_seen, layout.rare_unseen])
+
+
+download_checks = [eol_image_set_on_disk, tol_metadata_on_disk, inat21_on_disk, bioscan_on_disk, name_sources_on_disk, rare_species_on_disk]
+
+__all__ = ["DownloadSettings", "RAW_FROM_DOWNLOAD", "download_assets", "download_checks", "eol_set_partitions"]
