@@ -17,7 +17,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from dagster import Array, Field, Noneable, Permissive, StringSource
+from dagster import Array, Field, Noneable, Permissive, ScalarUnion, StringSource
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
@@ -29,6 +29,7 @@ JOB_ID_TAG = "tol10m/slurm.job_id"
 SCRIPT_TAG = "tol10m/slurm.script"
 LOG_TAG = "tol10m/slurm.log"
 LOG_TAIL_LINES = 30
+COMMAND = ScalarUnion(scalar_type=str, non_scalar_schema=Array(str))
 
 
 def _command(value) -> list[str]:
@@ -46,11 +47,11 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         extra_sbatch_lines: list[str] | None = None,
         env_vars: list[str] | None = None,
         python_executable: str | None = None,
-        sbatch: str = "sbatch",
-        squeue: str = "squeue",
-        scancel: str = "scancel",
-        scontrol: str = "scontrol",
-        sacct: str = "sacct",
+        sbatch: str | list[str] = "sbatch",
+        squeue: str | list[str] = "squeue",
+        scancel: str | list[str] = "scancel",
+        scontrol: str | list[str] = "scontrol",
+        sacct: str | list[str] = "sacct",
         per_job: dict | None = None,
         **options,
     ):
@@ -85,11 +86,11 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             "extra_sbatch_lines": Field(Array(str), is_required=False, description="more '#SBATCH …' lines"),
             "env_vars": Field(Array(str), is_required=False, description="NAME (passed from the launching process) or NAME=value"),
             "python_executable": Field(Noneable(StringSource), is_required=False, description="python on the compute nodes (default: the code location's)"),
-            "sbatch": Field(StringSource, default_value="sbatch"),
-            "squeue": Field(StringSource, default_value="squeue"),
-            "scancel": Field(StringSource, default_value="scancel"),
-            "scontrol": Field(StringSource, default_value="scontrol"),
-            "sacct": Field(StringSource, default_value="sacct"),
+            "sbatch": Field(COMMAND, default_value="sbatch", description="the sbatch command: a path or command line ('ssh login1 sbatch'), or a list of words"),
+            "squeue": Field(COMMAND, default_value="squeue", description="the squeue command: a path or command line ('ssh login1 squeue'), or a list of words"),
+            "scancel": Field(COMMAND, default_value="scancel", description="the scancel command: a path or command line ('ssh login1 scancel'), or a list of words"),
+            "scontrol": Field(COMMAND, default_value="scontrol", description="the scontrol command: a path or command line ('ssh login1 scontrol'), or a list of words"),
+            "sacct": Field(COMMAND, default_value="sacct", description="the sacct command: a path or command line ('ssh login1 sacct'), or a list of words"),
             "per_job": Field(Permissive(), is_required=False, description="job name → options for that job's runs (e.g. write_shards: {cpus_per_task: '8', mem: 32G})"),
         }
 
@@ -114,13 +115,18 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         return self.python_executable or run.job_code_origin.executable_path
 
     def run_command(self, run) -> list[str]:
-        """``<python> -m dagster api execute_run <args>`` for the run's code origin.
+        """``ExecuteRunArgs(...).get_command_args()``: ``<entry point> api execute_run <args>``.
 
-        The origin's own entry point is often a bare ``dagster`` that a batch job's PATH lacks, so
-        the command always names the interpreter.
+        The recorded entry point is often a bare ``dagster`` that a batch job's PATH lacks (the
+        daemon found it on its own PATH); then, and when ``python_executable`` is configured, the
+        entry point becomes ``<python> -m dagster`` so the command always names its interpreter.
         """
         args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
-        return [self.python(run), "-m", "dagster", "api", "execute_run", serialize_value(args)]
+        command = list(args.get_command_args())
+        entry, rest = command[:-3], command[-3:]  # rest: api execute_run <serialized args>
+        if self.python_executable or not entry or not os.path.isabs(entry[0]):
+            entry = [self.python(run), "-m", "dagster"]
+        return [*entry, *rest]
 
     def batch_script(self, run) -> tuple[BatchScript, Path]:
         command = self.run_command(run)

@@ -59,6 +59,7 @@ def test_scontrol_parsing():
 
 
 COMMAND = ["python", "-m", "dagster", "api", "execute_run", "{}"]
+REAL_RUN_COMMAND = SlurmRunLauncher.run_command
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +108,9 @@ def test_a_newline_in_a_tag_fails_the_run_and_submits_nothing(tmp_path):
         run = launcher_and_run(tmp_path, instance, {"tol10m/slurm.time": "1:00\ntouch /tmp/pwned"}, sbatch=sbatch)
         assert run.status == DagsterRunStatus.FAILURE
         assert not (tmp_path / "called").exists()
+        assert not list((tmp_path / "logs").glob("*/job.sbatch"))  # no script written either
+        messages = [e.message for e in instance.all_logs(run.run_id)]
+        assert any("Slurm job not submitted" in m and "time=" in m and "is not allowed" in m for m in messages), messages
 
 
 def test_a_refused_submission_fails_the_run_with_sbatchs_message(tmp_path):
@@ -151,3 +155,41 @@ def test_cluster_instance_config_is_valid(monkeypatch):
     for folder, name in ((os.path.join(root, "slurm"), "dagster.cluster.yaml"), (root, "dagster.yaml")):
         config, _ = dagster_instance_config(folder, config_filename=name)
         assert "run_coordinator" in config
+
+
+def test_run_command_is_dagster_api_execute_run_for_the_runs_origin(tmp_path):
+    """The real ``ExecuteRunArgs(...).get_command_args()``, with the entry point naming the interpreter."""
+    import sys
+
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import deserialize_value
+
+    origin = (
+        ReconstructableRepository.for_module("tol10m_assets_tests.slurm.slow_defs", "defs", working_directory=os.getcwd())
+        .get_reconstructable_job("sleep_job")
+        .get_python_origin()
+    )
+    with instance_for_test() as instance:
+        run = instance.create_run_for_job(slow_defs.resolve_job_def("sleep_job"), job_code_origin=origin)
+        for config, python in (({}, sys.executable), ({"python_executable": "/opt/node/python"}, "/opt/node/python")):
+            launcher = SlurmRunLauncher(log_directory=str(tmp_path), **config)
+            launcher.register_instance(instance)
+            command = REAL_RUN_COMMAND(launcher, run)
+            assert command[:5] == [python, "-m", "dagster", "api", "execute_run"]
+            args = deserialize_value(command[5], ExecuteRunArgs)
+            assert args.run_id == run.run_id and args.set_exit_code_on_failure and args.instance_ref is not None
+            assert args.job_origin.job_name == "sleep_job"
+
+
+def test_commands_may_be_strings_or_lists(tmp_path):
+    from dagster._config import process_config
+    from dagster._config.field import resolve_to_config_type
+
+    schema = resolve_to_config_type(SlurmRunLauncher.config_type())
+    for value in ("ssh login1 sbatch", ["ssh", "login1", "sbatch"]):
+        result = process_config(schema, {"sbatch": value})
+        assert result.success, result.errors
+        launcher = SlurmRunLauncher.from_config_value(None, result.value)
+        assert launcher.commands["sbatch"] == ["ssh", "login1", "sbatch"]
+        assert launcher.commands["squeue"] == ["squeue"]
