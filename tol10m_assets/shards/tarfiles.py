@@ -79,8 +79,9 @@ TAR_END = b"\0" * (tarfile.BLOCKSIZE * 2)
 
 _HEADER = struct.Struct("100s24x12s20xc")  # name, the size field at offset 124, the type flag at 156
 # Our writer's layout after a sample's .jpg: the ten text members in TEXT_SUFFIXES order, each one
-# header block and (captions being short) one payload block. One unpack reads all of it.
-_TEXT_BLOCK = struct.Struct("100s24x12s20xc355x512s" * len(TEXT_SUFFIXES))
+# header block and (captions being short) one payload block. One unpack reads the ten names, sizes
+# and type flags; only the wanted payloads are then sliced out.
+_TEXT_BLOCK = struct.Struct("100s24x12s20xc355x512x" * len(TEXT_SUFFIXES))
 _TEXT_NAMES = tuple(s.encode() for s in TEXT_SUFFIXES)
 _REGULAR = (b"0", b"\0")
 
@@ -105,8 +106,8 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
     """
     wanted_names = TEXT_SUFFIXES if texts is None else tuple(t for t in TEXT_SUFFIXES if t in set(texts))
     wanted = {t.encode() for t in (TEXT_SUFFIXES if texts is None else texts)}
-    # positions of the wanted texts in the fast-path tuple: (name, size, flag, payload) × 10
-    picks = [(name, 4 * TEXT_SUFFIXES.index(name)) for name in wanted_names]
+    # the wanted texts: (name, index of its size field in the fast-path tuple, payload offset)
+    picks = [(name, 3 * i + 1, 1024 * i + 512) for i, name in enumerate(TEXT_SUFFIXES) if name in wanted_names]
     sizes: dict[bytes, int] = {}  # raw size field → int: text members repeat their sizes a lot
     small: dict[bytes, int] = {}  # the same, for sizes of at most one block
     fast_len = _TEXT_BLOCK.size
@@ -144,14 +145,15 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
                     tails = _text_tails(len(prefix))
                     if tails is not None and offset + fast_len <= total:
                         f = unpack_texts(mm, offset)
-                        raw_sizes = f[1::4]
+                        raw_sizes = f[1::3]
                         if (
-                            b"".join(f[0::4]) == prefix + prefix.join(tails[0])
-                            and b"".join(f[2::4]) == tails[1]
+                            b"".join(f[0::3]) == prefix + prefix.join(tails[0])
+                            and b"".join(f[2::3]) == tails[1]
                             and (all(map(small.__contains__, raw_sizes)) or _learn_small(small, raw_sizes))
                         ):
-                            for name, i in picks:
-                                current[name] = f[i + 3][: small[f[i + 1]]].decode("utf-8")
+                            for name, i, at in picks:
+                                start = offset + at
+                                current[name] = mm[start : start + small[f[i]]].decode("utf-8")
                             offset += fast_len
                 elif suffix.endswith(b".txt"):
                     if suffix in wanted:

@@ -1,9 +1,9 @@
 """Write one partition's shards for all splits in one pass: in input order, whatever the number
 of workers; every shard under a hidden temporary name until the whole partition is done.
 
-Workers only decode and resize. The main process reads the inputs, keeps a bounded window of
-images in flight (so memory does not grow with the partition), takes the results back in input
-order and writes the tars. A worker that dies (a decoder crash, the OOM killer) breaks the pool;
+Workers read (when an image is a file), decode and resize. The main process streams the inputs,
+keeps a bounded window of images in flight (so memory does not grow with the partition), takes the
+results back in input order and writes the tars. A worker that dies (a decoder crash, the OOM killer) breaks the pool;
 the images in flight are then retried one at a time in a fresh process, and the one that kills
 its process again is skipped as a corrupt image: a build never hangs on a lost task.
 """
@@ -135,7 +135,19 @@ class _SplitSink:
             temp.unlink(missing_ok=True)
 
 
-def _resize_task(data: bytes, settings: ImageSettings) -> tuple[bool, bytes | str]:
+ImageSource = bytes | os.PathLike | str  # the image's bytes, or the file that holds them
+
+
+def read_source(source: ImageSource) -> bytes:
+    """The bytes of an image source; OSError (naming the file) when a file cannot be read."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    with open(source, "rb") as f:
+        return f.read()
+
+
+def _resize_task(source: ImageSource, settings: ImageSettings) -> tuple[bool, bytes | str]:
+    data = read_source(source)  # an unreadable file stops the partition with its name: nothing lost
     try:
         return True, resize_image(data, settings)
     except CorruptImage as exc:
@@ -159,7 +171,7 @@ def _run_alone(task, data: bytes, settings: ImageSettings, ctx) -> tuple[bool, b
 
 
 def ordered_results(
-    items: Iterable[tuple[SampleJob, bytes]],
+    items: Iterable[tuple[SampleJob, ImageSource]],
     settings: ImageSettings,
     workers: int = 1,
     *,
@@ -222,7 +234,7 @@ def remove_stale_temporaries(out_dir: Path, partition: str) -> int:
 def write_partition(
     out_dir: Path,
     partition: str,
-    jobs: Iterable[tuple[SampleJob, bytes]],
+    jobs: Iterable[tuple[SampleJob, ImageSource]],
     settings: ImageSettings,
     *,
     workers: int = 1,
@@ -301,4 +313,4 @@ def write_partition(
     return result
 
 
-__all__ = ["PartitionResult", "SampleJob", "write_partition", "ordered_results", "validate_job", "TEXT_SUFFIXES"]
+__all__ = ["ImageSource", "PartitionResult", "SampleJob", "read_source", "write_partition", "ordered_results", "validate_job", "TEXT_SUFFIXES"]

@@ -1,7 +1,8 @@
 """Stream the images of every raw layout as :class:`SourceImage` records (plus their bytes).
 
 ``list_source_images`` reads names only (tar headers, directory listings) for the mapping;
-``iter_partition_images`` streams one partition's bytes once, in a deterministic order.
+``iter_partition_images`` streams one partition's images once, in a deterministic order: the bytes of
+an archive member, or the path of a file (read by the shard worker that resizes it).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def _iter_inat21_class(cls_num: int, folder: Path, partition: str, with_bytes: b
         rec = SourceImage(
             "inat21", partition, origin, inat21_filename=f.name, inat21_cls_name=cls_name, inat21_cls_num=cls_num
         )
-        yield rec, (f.read_bytes() if with_bytes else None)
+        yield rec, (f if with_bytes else None)  # the shard worker reads the file
 
 
 # --- BIOSCAN ---------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ def _iter_bioscan_part(part: int, folder: Path, partition: str, with_bytes: bool
             yield SourceImage("bioscan", partition, origin, bad_name=True), None
             continue
         rec = SourceImage("bioscan", partition, origin, bioscan_part=part, bioscan_filename=f.name)
-        yield rec, (f.read_bytes() if with_bytes else None)
+        yield rec, (f if with_bytes else None)  # the shard worker reads the file
 
 
 # --- public ----------------------------------------------------------------------------------
@@ -189,6 +190,8 @@ def list_source_images(layout: SourceLayout, chunking: Chunking) -> Iterator[Sou
 
 def iter_partition_images(
     layout: SourceLayout, chunking: Chunking, partition: str
-) -> Iterator[tuple[SourceImage, bytes | None]]:
-    """One partition's images with their bytes, streamed once in a fixed order (bad names: bytes None)."""
+) -> Iterator[tuple[SourceImage, bytes | Path | None]]:
+    """One partition's images, streamed once in a fixed order: archive members as bytes, files as
+    their path (the worker that resizes them reads them: no bytes through the main process); bad
+    names get None."""
     yield from _iter(layout, chunking, partition, with_bytes=True)

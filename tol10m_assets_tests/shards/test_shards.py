@@ -170,3 +170,23 @@ def test_sigkill_mid_write_leaves_no_visible_shard(tmp_path):
     assert shard_paths(tmp_path) == [] and list(tmp_path.rglob(".shard-eol-01-*"))
     write_partition(tmp_path, "eol-01", jobs(5), SETTINGS)
     assert len(shard_paths(tmp_path)) >= 1 and not list(tmp_path.rglob(".shard-eol-01-*"))
+
+
+def test_files_are_read_by_the_workers_and_give_the_same_shards_as_bytes(tmp_path):
+    path = tmp_path / "in.jpg"
+    path.write_bytes(JPEG)
+    as_files = lambda: ((job, path if i % 2 else data) for i, (job, data) in enumerate(jobs(12)))  # noqa: E731
+    ref = write_partition(tmp_path / "bytes", "eol-01", jobs(12), SETTINGS)
+    for workers in (1, 2):
+        got = write_partition(tmp_path / f"files{workers}", "eol-01", as_files(), SETTINGS, workers=workers)
+        assert got.samples == ref.samples
+        assert list(digest(shard_paths(tmp_path / f"files{workers}")).values()) == list(digest(shard_paths(tmp_path / "bytes")).values())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_unreadable_file_stops_the_partition_naming_it_and_publishes_nothing(tmp_path, workers):
+    missing = tmp_path / "gone" / "vanished.jpg"
+    items = ((job, missing if i == 5 else data) for i, (job, data) in enumerate(jobs(12)))
+    with pytest.raises(OSError, match="vanished.jpg"):
+        write_partition(tmp_path / "out", "eol-01", items, SETTINGS, workers=workers)
+    assert not shard_paths(tmp_path / "out") and not list((tmp_path / "out").rglob("*.tmp-*"))
