@@ -51,7 +51,7 @@ def shard_paths(out_dir: Path, split: str | None = None, partition: str | None =
     return out
 
 
-def member_header(name: str, size: int) -> bytes:
+def _tarfile_header(name: str, size: int) -> bytes:
     info = tarfile.TarInfo(name)
     info.size = size
     info.mtime = 0
@@ -59,6 +59,23 @@ def member_header(name: str, size: int) -> bytes:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info.tobuf(TAR_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+# The GNU header ``tarfile`` writes for a regular member (mode 644, uid/gid 0, mtime 0, no owner
+# names), put together directly: tarfile's own ``tobuf`` costs ~17 µs a member, 11 members a sample.
+_MODE_IDS = b"0000644\0" b"0000000\0" b"0000000\0"
+_MTIME = b"00000000000\0"
+_TAIL = b"0" + b"\0" * 100 + tarfile.GNU_MAGIC + b"\0" * (64 + 16 + 167)  # no device numbers
+_TAIL_SUM = sum(_TAIL) + 8 * ord(" ")  # the checksum is computed with its own field as spaces
+
+
+def member_header(name: str, size: int) -> bytes:
+    """The 512-byte GNU tar header of a regular member, byte for byte what ``tarfile`` writes."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) >= 100 or not 0 <= size < 8**11:  # long names, huge sizes: tarfile's extensions
+        return _tarfile_header(name, size)
+    head = raw + b"\0" * (100 - len(raw)) + _MODE_IDS + b"%011o\0" % size + _MTIME
+    return head + b"%06o\0 " % (sum(head) + _TAIL_SUM) + _TAIL
 
 
 def _padding(size: int) -> bytes:

@@ -190,3 +190,11 @@ def test_an_unreadable_file_stops_the_partition_naming_it_and_publishes_nothing(
     with pytest.raises(OSError, match="vanished.jpg"):
         write_partition(tmp_path / "out", "eol-01", items, SETTINGS, workers=workers)
     assert not shard_paths(tmp_path / "out") and not list((tmp_path / "out").rglob("*.tmp-*"))
+
+
+@pytest.mark.parametrize("name", ["a.jpg", "0000000a-0000-4000-8000-000000000001.taxonTag_com.txt", "x" * 99, "x" * 100, "é.txt"])
+def test_member_headers_are_byte_for_byte_what_tarfile_writes(name):
+    from tol10m_assets.shards.tarfiles import _tarfile_header, member_header
+
+    for size in (0, 1, 511, 512, 40_000, 3_000_000_000, 8**11 - 1, 8**11):
+        assert member_header(name, size) == _tarfile_header(name, size), (name, size)
