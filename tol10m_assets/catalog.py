@@ -54,6 +54,7 @@ def predicted_catalog(mapping: pd.DataFrame, splits: pd.DataFrame, labels: pd.Da
 
 
 @functools.lru_cache(maxsize=1_000_000)
+@functools.lru_cache(maxsize=1 << 20)  # a species' tag repeats in every one of its samples
 def ranks_from_tag(text: str) -> tuple[str, ...]:
     """Ranks from a ``taxonTag.txt`` member (``a photo of kingdom Animalia … species domesticus.``)."""
     from tol10m_assets.taxonomy import Taxon

@@ -67,7 +67,7 @@ def decode(data: bytes, settings: ImageSettings | None = None) -> Image.Image:
     except Exception as exc:  # Pillow's parsers raise OSError, SyntaxError, struct.error, IndexError …
         raise CorruptImage(f"does not decode: {type(exc).__name__}: {exc}") from None
     try:
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy when there is nothing to turn
     except Exception:  # a broken EXIF block is no reason to lose the image
         pass
     try:

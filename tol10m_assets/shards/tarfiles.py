@@ -99,17 +99,21 @@ _HEADER = struct.Struct("100s24x12s20xc")  # name, the size field at offset 124,
 # header block and (captions being short) one payload block. One unpack reads the ten names, sizes
 # and type flags; only the wanted payloads are then sliced out.
 _TEXT_BLOCK = struct.Struct("100s24x12s20xc355x512x" * len(TEXT_SUFFIXES))
+_TEXT_BLOCK_NEXT = struct.Struct(_TEXT_BLOCK.format + "100s24x12s20xc")
 _TEXT_NAMES = tuple(s.encode() for s in TEXT_SUFFIXES)
 _REGULAR = (b"0", b"\0")
 
 
+_REGULAR_FLAGS = (b"0",) * len(TEXT_SUFFIXES)
+
+
 @functools.lru_cache(maxsize=256)
-def _text_tails(prefix_len: int) -> tuple[bytes, bytes] | None:
-    """For a "<key>." prefix of this length: the padded name tails joined by nothing, and the
-    type flags the ten members must have, so that one join + compare checks all ten names."""
+def _text_tails(prefix_len: int) -> tuple[bytes, ...] | None:
+    """For a "<key>." prefix of this length: the ten text member names after the prefix, padded to
+    the name field, so that one join + compare checks all ten names."""
     if prefix_len + max(map(len, _TEXT_NAMES)) > 100:
         return None
-    return tuple(n + b"\0" * (100 - prefix_len - len(n)) for n in _TEXT_NAMES), b"0" * len(_TEXT_NAMES)
+    return tuple(n + b"\0" * (100 - prefix_len - len(n)) for n in _TEXT_NAMES)
 
 
 def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iterator[dict]:
@@ -117,90 +121,129 @@ def iter_shard_members(path: Path, texts: tuple[str, ...] | None = None) -> Iter
     ``texts``), reading no image payload.
 
     Walks the 512-byte tar headers of a memory-mapped shard directly (the stdlib ``tarfile`` costs
-    tens of microseconds per member): only header pages and text payloads are touched. Shards in
-    this writer's layout take a fast path (the ten text members of a sample checked and read with
-    one ``struct`` call); any other member order or size falls back to the member-by-member walk.
+    tens of microseconds per member): only header pages and text payloads are touched. Samples in
+    this writer's layout take a fast path (a sample's ten text members checked with one ``struct``
+    call); from the first sample that differs, the walk goes member by member.
     """
-    wanted_names = TEXT_SUFFIXES if texts is None else tuple(t for t in TEXT_SUFFIXES if t in set(texts))
-    wanted = {t.encode() for t in (TEXT_SUFFIXES if texts is None else texts)}
-    # the wanted texts: (name, index of its size field in the fast-path tuple, payload offset)
-    picks = [(name, 3 * i + 1, 1024 * i + 512) for i, name in enumerate(TEXT_SUFFIXES) if name in wanted_names]
-    sizes: dict[bytes, int] = {}  # raw size field → int: text members repeat their sizes a lot
-    small: dict[bytes, int] = {}  # the same, for sizes of at most one block
-    fast_len = _TEXT_BLOCK.size
+    wanted = TEXT_SUFFIXES if texts is None else tuple(t for t in TEXT_SUFFIXES if t in set(texts))
     with open(path, "rb") as handle:
         total = os.fstat(handle.fileno()).st_size
         if total == 0:
             return
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            current: dict | None = None
-            prefix = b"\0"  # "<key>." of the sample being read
-            offset = 0
-            unpack = _HEADER.unpack_from
-            unpack_texts = _TEXT_BLOCK.unpack_from
-            while offset + 512 <= total:
-                raw_name, raw_size, flag = unpack(mm, offset)
-                if raw_name[0] == 0:
-                    break  # the end-of-archive blocks
-                if flag not in _REGULAR:  # GNU long names, pax headers, directories: let tarfile do it
-                    yield from _iter_with_tarfile(path, texts)
-                    return
-                length = sizes.get(raw_size)
-                if length is None:
-                    length = sizes[raw_size] = int(raw_size.rstrip(b"\0 ") or b"0", 8)
-                if not raw_name.startswith(prefix):
-                    if current is not None:
-                        yield current
-                    name = raw_name.rstrip(b"\0").rpartition(b"/")[2]
-                    key = name.partition(b".")[0]
-                    prefix = raw_name[: raw_name.index(name) + len(key) + 1]  # directories, key and the dot
-                    current = {"__key__": key.decode("utf-8", "surrogateescape")}
-                suffix = raw_name[len(prefix) :].rstrip(b"\0")
-                offset += 512 + (length + 511) // 512 * 512
-                if suffix == b"jpg":
-                    current["jpg_size"] = length
-                    tails = _text_tails(len(prefix))
-                    if tails is not None and offset + fast_len <= total:
-                        f = unpack_texts(mm, offset)
-                        raw_sizes = f[1::3]
-                        if (
-                            b"".join(f[0::3]) == prefix + prefix.join(tails[0])
-                            and b"".join(f[2::3]) == tails[1]
-                            and (all(map(small.__contains__, raw_sizes)) or _learn_small(small, raw_sizes))
-                        ):
-                            for name, i, at in picks:
-                                start = offset + at
-                                current[name] = mm[start : start + small[f[i]]].decode("utf-8")
-                            offset += fast_len
-                elif suffix.endswith(b".txt"):
-                    if suffix in wanted:
-                        start = offset - (length + 511) // 512 * 512
-                        current[suffix.decode()] = mm[start : start + length].decode("utf-8")
-                else:
-                    current[suffix.decode("utf-8", "surrogateescape")] = None  # present, not read
+            offset = yield from _writer_layout_samples(mm, total, wanted)
+            yield from _member_walk(path, mm, total, offset, texts)
+
+
+def _writer_layout_samples(mm: mmap.mmap, total: int, wanted: tuple[str, ...]):
+    """Yields the samples in this writer's exact layout (``<key>.jpg``, then the ten text members
+    in order, each one header and one payload block); returns the offset of the first sample that
+    is not (or of the end), for the member-by-member walk."""
+    # the wanted texts: (name, position of the text among the ten, payload offset in the block)
+    picks = [(name, i, 1024 * i + 512) for i, name in enumerate(TEXT_SUFFIXES) if name in wanted]
+    sizes: dict[bytes, int] = {}  # raw size field → int
+    text_sizes: dict[tuple, tuple[int, ...]] = {}  # the ten raw size fields → ints (all <= 512)
+    tails_by_dot: dict[int, tuple | None] = {}
+    unpack, fast_len = _HEADER.unpack_from, _TEXT_BLOCK.size
+    # the ten text members and the header after them (the next sample's, or the end of the archive)
+    unpack_texts_next = _TEXT_BLOCK_NEXT.unpack_from
+    offset = 0
+    header = unpack(mm, 0) if total >= 512 else None
+    while header is not None:
+        raw_name, raw_size, flag = header
+        dot = raw_name.find(b".")
+        if flag != b"0" or dot <= 0 or not raw_name.startswith(b".jpg\0", dot) or raw_name.find(b"/", 0, dot) >= 0:
+            return offset
+        length = sizes.get(raw_size)
+        if length is None:
+            try:
+                length = sizes[raw_size] = int(raw_size.rstrip(b"\0 ") or b"0", 8)
+            except ValueError:
+                return offset
+        at = offset + 512 + (length + 511) // 512 * 512
+        tails = tails_by_dot.get(dot, False)
+        if tails is False:
+            tails = tails_by_dot[dot] = _text_tails(dot + 1)
+        if tails is None or at + fast_len + 512 > total:
+            return offset
+        f = unpack_texts_next(mm, at)
+        prefix = raw_name[: dot + 1]
+        if f[2:30:3] != _REGULAR_FLAGS or b"".join(f[0:30:3]) != prefix + prefix.join(tails):
+            return offset
+        raw_sizes = f[1:30:3]
+        lengths = text_sizes.get(raw_sizes)
+        if lengths is None:
+            lengths = _one_block_sizes(raw_sizes)
+            if lengths is None:
+                return offset
+            text_sizes[raw_sizes] = lengths
+        sample = {"__key__": raw_name[:dot].decode("utf-8", "surrogateescape"), "jpg_size": length}
+        for name, i, payload in picks:
+            start = at + payload
+            sample[name] = mm[start : start + lengths[i]].decode("utf-8")
+        yield sample
+        offset = at + fast_len
+        header = f[30:]
+    return offset
+
+
+def _one_block_sizes(raw_sizes: tuple[bytes, ...]) -> tuple[int, ...] | None:
+    """The sizes, if every one is a size of exactly one payload block; else None."""
+    out = []
+    for raw in raw_sizes:
+        try:
+            value = int(raw.rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            return None
+        if not 0 < value <= 512:  # an empty member has no payload block: not this layout
+            return None
+        out.append(value)
+    return tuple(out)
+
+
+def _member_walk(path: Path, mm: mmap.mmap, total: int, offset: int, texts: tuple[str, ...] | None) -> Iterator[dict]:
+    """Member by member from ``offset`` (the start of a sample) to the end of the archive."""
+    wanted = {t.encode() for t in (TEXT_SUFFIXES if texts is None else texts)}
+    current: dict | None = None
+    prefix = b"\0"  # "<key>." of the sample being read
+    sample_start = offset
+    while offset + 512 <= total:
+        raw_name, raw_size, flag = _HEADER.unpack_from(mm, offset)
+        if raw_name[0] == 0:
+            break  # the end-of-archive blocks
+        if flag not in _REGULAR:  # GNU long names, pax headers, directories: tarfile reads the rest
+            yield from _iter_with_tarfile(path, texts, skip_before=sample_start if current is not None else offset)
+            return
+        length = int(raw_size.rstrip(b"\0 ") or b"0", 8)
+        if not raw_name.startswith(prefix):
             if current is not None:
                 yield current
+            sample_start = offset
+            name = raw_name.rstrip(b"\0").rpartition(b"/")[2]
+            key = name.partition(b".")[0]
+            prefix = raw_name[: raw_name.index(name) + len(key) + 1]  # directories, key and the dot
+            current = {"__key__": key.decode("utf-8", "surrogateescape")}
+        suffix = raw_name[len(prefix) :].rstrip(b"\0")
+        start = offset + 512
+        offset = start + (length + 511) // 512 * 512
+        if suffix == b"jpg":
+            current["jpg_size"] = length
+        elif suffix.endswith(b".txt"):
+            if suffix in wanted:
+                current[suffix.decode()] = mm[start : start + length].decode("utf-8")
+        else:
+            current[suffix.decode("utf-8", "surrogateescape")] = None  # present, not read
+    if current is not None:
+        yield current
 
 
-def _learn_small(small: dict[bytes, int], raw_sizes: tuple[bytes, ...]) -> bool:
-    """Whether every size field is a size of exactly one payload block (remembering those that are)."""
-    for raw in raw_sizes:
-        if raw not in small:
-            try:
-                value = int(raw.rstrip(b"\0 ") or b"0", 8)
-            except ValueError:
-                return False
-            if not 0 < value <= 512:  # an empty member has no payload block: not this layout
-                return False
-            small[raw] = value
-    return True
-
-
-def _iter_with_tarfile(path: Path, texts: tuple[str, ...] | None = None) -> Iterator[dict]:
+def _iter_with_tarfile(path: Path, texts: tuple[str, ...] | None = None, skip_before: int = 0) -> Iterator[dict]:
+    """The stdlib reader, for what the header walk does not handle; members whose headers start
+    before ``skip_before`` (samples already read) are passed over."""
     current: dict | None = None
     with tarfile.open(path, "r:") as tar:
         for info in tar:
-            if not info.isfile():
+            if not info.isfile() or info.offset < skip_before:
                 continue
             key, _, suffix = info.name.rsplit("/", 1)[-1].partition(".")
             if current is None or current["__key__"] != key:

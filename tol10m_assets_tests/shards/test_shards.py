@@ -198,3 +198,33 @@ def test_member_headers_are_byte_for_byte_what_tarfile_writes(name):
 
     for size in (0, 1, 511, 512, 40_000, 3_000_000_000, 8**11 - 1, 8**11):
         assert member_header(name, size) == _tarfile_header(name, size), (name, size)
+
+
+def _shard_of(path, samples):
+    from tol10m_assets.shards.tarfiles import TAR_END, sample_bytes
+
+    path.write_bytes(b"".join(sample_bytes(key, image, texts(key) if t is None else t) for key, image, t in samples) + TAR_END)
+    return path
+
+
+def test_the_header_walk_takes_the_fast_path_over_a_writer_shard_and_agrees_with_tarfile_on_odd_ones(tmp_path):
+    import mmap
+
+    from tol10m_assets.shards.tarfiles import _iter_with_tarfile, _writer_layout_samples
+
+    normal = _shard_of(tmp_path / "a.tar", [(f"k{i}", b"x" * (100 * i + 1), None) for i in range(6)])
+    with open(normal, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        walk = _writer_layout_samples(mm, len(mm), TEXT_SUFFIXES)
+        got = []
+        with pytest.raises(StopIteration) as stop:
+            while True:
+                got.append(next(walk))
+        assert len(got) == 6 and stop.value.value == len(mm) - 1024  # stopped at the end-of-archive blocks
+    long_caption = {**texts("k2"), "sci.txt": "a photo of " + "very " * 200 + "long."}  # two payload blocks
+    long_key = "k" * 120  # a GNU long-name member in the middle of the shard
+    odd = _shard_of(tmp_path / "b.tar", [("k1", b"x", None), ("k2", b"yy", long_caption), (long_key, b"z", None), ("k4", b"w", None)])
+    for wanted in (None, ("sci.txt",), ()):
+        members = list(iter_shard_members(odd, texts=wanted))
+        assert members == list(_iter_with_tarfile(odd, wanted))
+        assert [m["__key__"] for m in members] == ["k1", "k2", long_key, "k4"]  # none twice, none lost
+    assert list(iter_shard_members(odd))[1]["sci.txt"] == long_caption["sci.txt"]
