@@ -71,16 +71,21 @@ def catalog_from_shards(dataset_dir: Path, mapping: pd.DataFrame) -> pd.DataFram
     from tol10m_assets.shards import iter_shard_members, shard_paths
 
     rows = []
-    for split in SPLITS:
+    for split in SPLITS:  # rows in catalog order: by split, then by id (as _order sorts)
+        in_split = []
         for shard in shard_paths(dataset_dir, split=split):
             for sample in iter_shard_members(shard, texts=CATALOG_TEXTS):
-                rows.append(
+                in_split.append(
                     (split, sample["__key__"], *ranks_from_tag(sample["taxonTag.txt"]), sample["common_name.txt"])
                 )
-    written = pd.DataFrame(rows, columns=["split", "treeoflife_id", *RANK_COLUMNS, "common"])
-    written["treeoflife_id"] = written["treeoflife_id"].astype("string")
+        in_split.sort(key=lambda row: row[1])
+        rows += in_split
+    names = ["split", "treeoflife_id", *RANK_COLUMNS, "common"]
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    written = pd.DataFrame({name: pd.Series(col, dtype="string" if name == "treeoflife_id" else None) for name, col in zip(names, columns)})
     ids = mapping[["treeoflife_id", *ID_COLUMNS]]
-    return _order(written.merge(ids, on="treeoflife_id", how="left"))
+    merged = written.merge(ids, on="treeoflife_id", how="left")  # a left merge keeps the order
+    return merged[CATALOG_COLUMNS].reset_index(drop=True)
 
 
 def write_frame_atomic(df: pd.DataFrame, path: Path) -> None:
