@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 _TEXTURE = 128  # side of the tiled grain texture
 
 
-def photo(rng: np.random.Generator, width: int, height: int, mode: str = "RGB") -> Image.Image:
+def photo(rng: np.random.Generator, width: int, height: int, mode: str = "RGB", grain: float = 0.18) -> Image.Image:
     """A textured, photo-like image: a smooth colour field, fine grain and a few hard-edged shapes.
 
     Cheap at any size: the grain is one small seeded texture tiled from a random offset, and the
@@ -24,8 +24,8 @@ def photo(rng: np.random.Generator, width: int, height: int, mode: str = "RGB") 
     texture = rng.integers(0, 256, size=(_TEXTURE, _TEXTURE, 3), dtype=np.uint8)
     oy, ox = int(rng.integers(0, _TEXTURE)), int(rng.integers(0, _TEXTURE))
     reps = (-(-(height + oy) // _TEXTURE), -(-(width + ox) // _TEXTURE), 1)
-    grain = np.ascontiguousarray(np.tile(texture, reps)[oy : oy + height, ox : ox + width])
-    image = Image.blend(field, Image.fromarray(grain, "RGB"), 0.18)
+    texture_tile = np.ascontiguousarray(np.tile(texture, reps)[oy : oy + height, ox : ox + width])
+    image = Image.blend(field, Image.fromarray(texture_tile, "RGB"), grain)
     draw = ImageDraw.Draw(image)
     for _ in range(3):  # a few solid shapes give hard edges
         x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
