@@ -228,3 +228,34 @@ def test_the_header_walk_takes_the_fast_path_over_a_writer_shard_and_agrees_with
         assert members == list(_iter_with_tarfile(odd, wanted))
         assert [m["__key__"] for m in members] == ["k1", "k2", long_key, "k4"]  # none twice, none lost
     assert list(iter_shard_members(odd))[1]["sci.txt"] == long_caption["sci.txt"]
+
+
+def test_a_worker_that_dies_costs_only_its_own_image(tmp_path):
+    from tol10m_assets.shards.writer import ordered_results
+    from tol10m_assets_tests.shards.crashing_task import task
+
+    items = [(job, b"KILL" if i == 5 else data) for i, (job, data) in enumerate(jobs(12))]
+    got = list(ordered_results(items, SETTINGS, workers=2, task=task))
+    assert [job.key for job, _, _ in got] == [job.key for job, _ in items]  # every image, in order
+    assert [ok for _, ok, _ in got] == [i != 5 for i in range(12)]
+    assert "crashed its worker process" in got[5][2]
+    assert all(Image.open(io.BytesIO(out)).size == (224, 224) for _, ok, out in got if ok)
+
+
+def test_check_wds_names_repeated_members_split_samples_and_keys_in_two_shards(tmp_path):
+    from tol10m_assets.shards.tarfiles import TAR_END, member_header, sample_bytes
+
+    good = resize_image(JPEG, SETTINGS)
+    folder = tmp_path / "train"
+    folder.mkdir()
+    a = sample_bytes("ka", good, texts("ka"))
+    b = sample_bytes("kb", good, texts("kb"))
+    extra = member_header("ka.sci.txt", 1) + b"x" + b"\0" * 511  # a second ka.sci.txt, after kb
+    (folder / "shard-eol-01-000000.tar").write_bytes(a + b + extra + TAR_END)
+    (folder / "shard-eol-01-000001.tar").write_bytes(sample_bytes("kb", good, texts("kb")) + TAR_END)
+    report = check_partition_shards(tmp_path, "eol-01", SETTINGS)
+    text = "\n".join(report.problems)
+    assert not report.passed
+    assert "sample ka: its members are not adjacent" in text
+    assert "sample ka: member sci.txt twice" in text
+    assert "shard-eol-01-000001.tar: sample kb is also in shard-eol-01-000000.tar" in text
