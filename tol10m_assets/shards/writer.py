@@ -135,15 +135,18 @@ class _SplitSink:
             temp.unlink(missing_ok=True)
 
 
-ImageSource = bytes | os.PathLike | str  # the image's bytes, or the file that holds them
+# the image's bytes, a file's path, or anything with ``read_bytes()`` (a ``Path``, a member of an
+# uncompressed tar): the last two are read by the worker that resizes the image
+ImageSource = bytes | os.PathLike | str
 
 
 def read_source(source: ImageSource) -> bytes:
-    """The bytes of an image source; OSError (naming the file) when a file cannot be read."""
+    """The bytes of an image source; OSError (naming the file) when it cannot be read."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
-    with open(source, "rb") as f:
-        return f.read()
+    if isinstance(source, str):
+        source = Path(source)
+    return source.read_bytes()
 
 
 def _resize_task(source: ImageSource, settings: ImageSettings) -> tuple[bool, bytes | str]:

@@ -10,11 +10,12 @@ from tol10m_assets.sources.chunks import (
     inat21_partition,
     parse_partition,
 )
-from tol10m_assets.sources.images import Chunking, SourceImage, iter_partition_images, list_source_images
+from tol10m_assets.sources.images import Chunking, MemberSlice, SourceImage, iter_partition_images, list_source_images
 
 __all__ = [
     "PARTITION_KEY_RE",
     "Chunking",
+    "MemberSlice",
     "SourceImage",
     "bioscan_partition",
     "eol_partition",

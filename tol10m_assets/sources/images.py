@@ -2,18 +2,20 @@
 
 ``list_source_images`` reads names only (tar headers, directory listings) for the mapping;
 ``iter_partition_images`` streams one partition's images once, in a deterministic order: the bytes of
-an archive member, or the path of a file (read by the shard worker that resizes it).
+a member of a compressed archive, or where the shard worker that resizes the image can read it
+itself: a file's path, or a :class:`MemberSlice` of an uncompressed tar.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tol10m_assets.errors import MissingSourceError
+from tol10m_assets.errors import InputFormatError, MissingSourceError
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.sources.chunks import (
     EOL_SET_RE,
@@ -72,11 +74,36 @@ def eol_dir(layout: SourceLayout, mode: str) -> tuple[Path, str]:
     return layout.eol_images, "eol_images"
 
 
+@dataclass(frozen=True)
+class MemberSlice:
+    """A member of an uncompressed tar, read in place (by the shard worker) with ``read_bytes``."""
+
+    archive: Path
+    member: str
+    offset: int
+    size: int
+
+    def read_bytes(self) -> bytes:
+        with open(self.archive, "rb") as f:
+            data = os.pread(f.fileno(), self.size, self.offset)
+        if len(data) != self.size:
+            raise OSError(f"{self.archive}:{self.member}: the archive ends inside the member (truncated?)")
+        return data
+
+
 def eol_image_sets(layout: SourceLayout, mode: str) -> list[Path]:
+    """The image sets, sorted; ``image_set_NN.tar`` (decompressed) and ``.tar.gz`` both count, but
+    not both for the same NN."""
     folder, setting = eol_dir(layout, mode)
     if not folder.is_dir():
         raise MissingSourceError(folder, f"source_paths.{setting}", "EOL image set directory")
-    return sorted(p for p in folder.iterdir() if EOL_SET_RE.fullmatch(p.name))
+    sets = sorted(p for p in folder.iterdir() if EOL_SET_RE.fullmatch(p.name))
+    by_partition: dict[str, Path] = {}
+    for path in sets:
+        other = by_partition.setdefault(eol_partition(path.name), path)
+        if other != path:
+            raise InputFormatError(folder, f"both {other.name} and {path.name}: keep one of them (the same image set twice)")
+    return sets
 
 
 def _eol_record(tar_name: str, partition: str, member: str, mode: str) -> SourceImage:
@@ -93,17 +120,23 @@ def _eol_record(tar_name: str, partition: str, member: str, mode: str) -> Source
     return SourceImage("eol", partition, origin, bad_name=True)
 
 
-def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple[SourceImage, bytes | None]]:
+def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple[SourceImage, bytes | MemberSlice | None]]:
+    """A ``.tar.gz`` is streamed (its members' bytes go to the workers); in a plain ``.tar`` the
+    workers read each member in place, which saves inflating every image on every build."""
     partition = eol_partition(tar_path.name)
-    with tarfile.open(tar_path, "r|gz") as tar:
+    plain = tar_path.name.endswith(".tar")
+    with tarfile.open(tar_path, "r:" if plain else "r|gz") as tar:
         for info in tar:
             if not info.isfile():
                 continue
             rec = _eol_record(tar_path.name, partition, info.name, mode)
             data = None
             if with_bytes and not rec.bad_name:
-                f = tar.extractfile(info)
-                data = f.read() if f is not None else b""
+                if plain and not info.issparse():
+                    data = MemberSlice(tar_path, info.name, info.offset_data, info.size)
+                else:
+                    f = tar.extractfile(info)
+                    data = f.read() if f is not None else b""
             yield rec, data
 
 
@@ -190,8 +223,8 @@ def list_source_images(layout: SourceLayout, chunking: Chunking) -> Iterator[Sou
 
 def iter_partition_images(
     layout: SourceLayout, chunking: Chunking, partition: str
-) -> Iterator[tuple[SourceImage, bytes | Path | None]]:
-    """One partition's images, streamed once in a fixed order: archive members as bytes, files as
-    their path (the worker that resizes them reads them: no bytes through the main process); bad
-    names get None."""
+) -> Iterator[tuple[SourceImage, bytes | Path | MemberSlice | None]]:
+    """One partition's images, streamed once in a fixed order: members of a compressed archive as
+    bytes; files as their path and members of a plain tar as a :class:`MemberSlice` (the worker
+    that resizes them reads them: no bytes through the main process); bad names get None."""
     yield from _iter(layout, chunking, partition, with_bytes=True)

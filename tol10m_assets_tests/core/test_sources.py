@@ -79,3 +79,79 @@ def test_a_missing_directory_names_the_setting(tmp_path):
         list(list_source_images(SourceLayout.under(tmp_path), Chunking()))
     with pytest.raises(ValueError):
         Chunking(mode="guess")
+
+
+def _decompress(gz_path):
+    import gzip
+    import shutil
+
+    plain = gz_path.with_suffix("")  # image_set_NN.tar
+    with gzip.open(gz_path) as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return plain
+
+
+def test_a_decompressed_image_set_is_read_in_place_by_member_slices(layout):
+    from tol10m_assets.sources import MemberSlice
+
+    gz = layout.eol_images / "image_set_01.tar.gz"
+    from_gz = list(iter_partition_images(layout, Chunking(), "eol-01"))
+    plain = _decompress(gz)
+    gz.unlink()
+    from_tar = list(iter_partition_images(layout, Chunking(), "eol-01"))
+    assert [r.origin for r, _ in from_tar] == [r.origin.replace(".tar.gz:", ".tar:") for r, _ in from_gz]
+    assert [r.eol_content_id for r, _ in from_tar] == [r.eol_content_id for r, _ in from_gz]
+    slices = [d for _, d in from_tar if d is not None]
+    assert all(isinstance(d, MemberSlice) for d in slices)
+    assert [d.read_bytes() for d in slices] == [b"a", b"b"]
+    plain.write_bytes(plain.read_bytes()[:512])  # cut right after the first member's header
+    with pytest.raises(OSError, match="image_set_01.tar:12_34_eol-full-size-copy.jpg"):
+        slices[0].read_bytes()
+
+
+def test_the_same_image_set_twice_is_refused(layout):
+    from tol10m_assets.errors import InputFormatError
+
+    _decompress(layout.eol_images / "image_set_01.tar.gz")
+    with pytest.raises(InputFormatError, match="both image_set_01.tar and image_set_01.tar.gz"):
+        list(list_source_images(layout, Chunking()))
+
+
+def test_shards_from_a_decompressed_image_set_are_the_same_bytes(layout, tmp_path):
+    import hashlib
+
+    import numpy as np
+
+    from tol10m_assets.sample.images import encode, photo
+    from tol10m_assets.shards import ImageSettings, SampleJob, TEXT_SUFFIXES, shard_paths, write_partition
+
+    rng = np.random.default_rng(3)
+    gz = layout.eol_images / "image_set_01.tar.gz"
+    with tarfile.open(gz, "w:gz") as tar:
+        for i in range(6):
+            add(tar, f"{i + 1}_{i + 1}_eol-full-size-copy.jpg", encode(photo(rng, 640, 480)))
+
+    def build(out, workers):
+        items = [
+            (SampleJob(f"k{r.eol_content_id}", ("train",), {s: "x" for s in TEXT_SUFFIXES}, r.origin), d)
+            for r, d in iter_partition_images(layout, Chunking(), "eol-01")
+        ]
+        write_partition(out, "eol-01", items, ImageSettings(), workers=workers)
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in shard_paths(out)]
+
+    from_gz = build(tmp_path / "gz", 1)
+    _decompress(gz)
+    gz.unlink()
+    assert build(tmp_path / "tar2", 2) == from_gz
+
+
+def test_decompressing_image_sets_keeps_what_the_readers_see(layout):
+    from tol10m_assets.sources.decompress import decompress_image_sets
+
+    before = [(r.eol_content_id, d) for r, d in iter_partition_images(layout, Chunking(), "eol-01")]
+    (layout.eol_images / ".image_set_01.tar.tmp-1").write_bytes(b"a crashed run's leftover")
+    made = decompress_image_sets(layout.eol_images, log=lambda _: None)
+    assert [p.name for p in made] == ["image_set_01.tar"] and not (layout.eol_images / "image_set_01.tar.gz").exists()
+    after = [(r.eol_content_id, d if d is None else d.read_bytes()) for r, d in iter_partition_images(layout, Chunking(), "eol-01")]
+    assert after == before
+    assert decompress_image_sets(layout.eol_images, log=lambda _: None) == []  # nothing left to do
