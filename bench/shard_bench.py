@@ -218,6 +218,32 @@ def memory_probe(n: int, workers: int) -> dict:
 # --- machine -------------------------------------------------------------------------------------
 
 
+def eol_set_rates(images: list[bytes], tmp: Path, workers: int, passes: int) -> dict[str, float]:
+    """images/s of the writer on one EOL image set, compressed and decompressed (the same members)."""
+    import tarfile
+
+    from tol10m_assets.sources.images import _iter_eol_tar
+
+    rates = {}
+    for name, mode in (("image_set_01.tar.gz", "w:gz"), ("image_set_01.tar", "w:")):
+        folder = tmp / name.replace(".", "_")
+        folder.mkdir()
+        with tarfile.open(folder / name, mode) as tar:
+            for r in range(passes):
+                for i, data in enumerate(images):
+                    info = tarfile.TarInfo(f"{r * len(images) + i + 1}_1_eol-full-size-copy.jpg")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+
+        def set_jobs():
+            for n, (rec, data) in enumerate(_iter_eol_tar(folder / name, "generate", True)):
+                yield SampleJob(f"{n:08x}-0000-4000-8000-000000000000", ("train",), CAPTIONS[n % len(CAPTIONS)], rec.origin), data
+
+        t, _ = best_of(lambda: write_partition(folder / "out", "eol-01", set_jobs(), SETTINGS, workers=workers), 2)
+        rates[name.partition(".")[2]] = len(images) * passes / t
+    return rates
+
+
 def _resize_all(images: list[bytes], passes: int) -> None:
     for _ in range(passes):
         for data in images:
@@ -297,6 +323,8 @@ def run(n_images: int, repeat: int, memory_sizes: list[int], n_catalog: int, out
         t2_long, _ = best_of(lambda: write_partition(tmp / "s2", "bench-1", jobs(files, repeat), SETTINGS, workers=workers), 2)
         ceilings.append(scaling_ceiling(images))
         same = [p.read_bytes() for p in shard_paths(tmp / "s1")] == [p.read_bytes() for p in shard_paths(tmp / "s2")]
+        print("(2b) an EOL image set: .tar.gz (streamed) against a plain .tar (read in place) …", flush=True)
+        fig["eol_images_per_s_n_workers"] = eol_set_rates(images, tmp, workers, passes=max(1, repeat // 3))
     fig["writer_images_per_s_1_worker"] = n_images / t1
     fig["writer_images_per_s_1_worker_long"] = n_images * repeat / t1_long
     fig["writer_images_per_s_n_workers"] = n_images * repeat / t2_long
@@ -398,6 +426,7 @@ def table(fig: dict) -> str:
         ),
         (f"(2) shard writer, {fig['workers']} workers, images/s", f"{fig['writer_images_per_s_n_workers']:.1f}"),
         (f"    scaling 1 → {fig['workers']} workers", f"{fig['scaling_1_to_n_workers']:.2f}× (same bytes: {fig['same_bytes_1_and_n_workers']})"),
+        (f"(2b) an EOL image set, {fig['workers']} workers: .tar.gz / plain .tar, images/s", " / ".join(f"{v:.1f}" for v in fig["eol_images_per_s_n_workers"].values())),
         ("    this machine: 2 independent resizing processes vs 1", f"{fig['cpu_scaling_ceiling_2_processes']:.2f}× (median of 3)"),
     ]
     sizes = list(fig["peak_memory_mb"])
