@@ -1,6 +1,6 @@
 """Shard-writer benchmark: the fast path against the original's naive path, side by side.
 
-    .venv/bin/python -m bench.shard_bench            # default size, about 5 minutes on 2 cores
+    .venv/bin/python -m bench.shard_bench            # default size, about 4–5 minutes on 2 cores
     .venv/bin/python -m bench.shard_bench --quick    # a smoke run, about a minute
 
 Makes a benchmark world on disk with the sample world's photo generator (EOL-like full-size JPEGs,
