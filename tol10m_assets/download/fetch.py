@@ -139,8 +139,12 @@ def fetch_http_file(settings: Settings, key: str, dest: Path, log: Log | None = 
     remote = S.HTTP_FILES[key]
     url = settings.url(key)
     expected = Expected(md5=remote.md5, sha256=remote.sha256)
-    if settings.mirror_dir:  # a mirror holds the same bytes; its SHA256SUMS (if any) is checked too
-        expected.sha256 = expected.sha256 or mirror_checksums(settings.mirror_dir).get(remote.mirror_name)
+    if settings.mirror_dir:
+        # a mirror's own SHA256SUMS names its bytes (a sample world's mirror holds other bytes than
+        # the source); without one, a mirror is taken to hold the published bytes
+        listed = mirror_checksums(settings.mirror_dir).get(remote.mirror_name)
+        if listed:
+            expected = Expected(sha256=listed)
     elif settings.urls.get(key) and settings.urls[key] != remote.default_url:
         expected = Expected()  # another URL may serve other (newer) bytes: the published checksums are for the default
     return download(url, dest, expected=expected, setting=remote.setting if not settings.mirror_dir else "downloads.mirror_dir",

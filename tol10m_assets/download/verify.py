@@ -144,7 +144,7 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
-def write_record(path: Path, digests: dict, source: str, **extra) -> dict:
+def write_record(path: Path, digests: dict, source: str, /, **extra) -> dict:
     """Record a verified file (atomically): its size, checksums, mtime, source and ``extra``."""
     path = Path(path)
     stat = path.stat()

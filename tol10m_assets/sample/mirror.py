@@ -9,6 +9,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from tol10m_assets.download.mirror import write_checksums
 from tol10m_assets.layout import SourceLayout
 
 FIXED_TIME = (2024, 1, 1, 0, 0, 0)
@@ -51,4 +52,5 @@ def make_mirror(world: Path, mirror: Path) -> Path:
     _zip(mirror / "inaturalist-taxonomy.dwca.zip", [(lay.inat_taxa, "taxa.csv"), (lay.inat_vernacular, "VernacularNames-english.csv")])
     shutil.copyfile(lay.rare_seen, mirror / "seen_in_training.json")
     shutil.copyfile(lay.rare_unseen, mirror / "unseen_in_training.json")
+    write_checksums(mirror)  # the mirror's own bytes: the published checksums are for the real files
     return mirror
