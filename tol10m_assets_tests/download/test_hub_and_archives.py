@@ -16,24 +16,25 @@ from .conftest import blob
 REPO = "imageomics/TreeOfLife-10M"
 
 
-def test_a_hub_file_is_verified_then_a_no_op_and_a_wrong_checksum_is_refused(hub, tmp_path):
+@pytest.mark.parametrize("backend", ["resumable", "hub"])
+def test_a_hub_file_is_verified_then_a_no_op_and_a_wrong_checksum_is_refused(hub, tmp_path, backend):
     eol = hub.root / "dataset" / "EOL"
     eol.mkdir(parents=True)
     (eol / "image_set_01.tar.gz").write_bytes(blob(200_000))
     (eol / "tampered.tar.gz").write_bytes(blob(5_000, seed=b"t"))
     hub.tampered.add("dataset/EOL/tampered.tar.gz")
     dest = tmp_path / "sources" / "image_set_01.tar.gz"
-    first = hf_download(REPO, "dataset/EOL/image_set_01.tar.gz", "main", dest, retries=0)
+    first = hf_download(REPO, "dataset/EOL/image_set_01.tar.gz", "main", dest, retries=0, backend=backend)
     assert first.fetched and first.path == dest and dest.read_bytes() == blob(200_000)
-    assert not hf_download(REPO, "dataset/EOL/image_set_01.tar.gz", "main", dest, retries=0).fetched
+    assert not hf_download(REPO, "dataset/EOL/image_set_01.tar.gz", "main", dest, retries=0, backend=backend).fetched
     (tmp_path / "folder").mkdir()  # an existing folder: the repository's path is kept under it
-    kept = hf_download(REPO, "dataset/EOL/image_set_01.tar.gz", "main", tmp_path / "folder", retries=0)
+    kept = hf_download(REPO, "dataset/EOL/image_set_01.tar.gz", "main", tmp_path / "folder", retries=0, backend=backend)
     assert kept.path == tmp_path / "folder" / "dataset" / "EOL" / "image_set_01.tar.gz"
     with pytest.raises(VerificationError):
-        hf_download(REPO, "dataset/EOL/tampered.tar.gz", "main", tmp_path / "sources" / "tampered.tar.gz", retries=0)
+        hf_download(REPO, "dataset/EOL/tampered.tar.gz", "main", tmp_path / "sources" / "tampered.tar.gz", retries=0, backend=backend)
     assert not (tmp_path / "sources" / "tampered.tar.gz").exists()  # never put in place
     with pytest.raises(DownloadError, match="nope.tar.gz"):
-        hf_download(REPO, "dataset/EOL/nope.tar.gz", "main", tmp_path / "sources" / "nope.tar.gz", retries=0)
+        hf_download(REPO, "dataset/EOL/nope.tar.gz", "main", tmp_path / "sources" / "nope.tar.gz", retries=0, backend=backend)
 
 
 def _tar_with(tmp_path, name, kind="file"):
