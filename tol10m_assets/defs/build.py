@@ -24,9 +24,12 @@ NAME_SOURCES = [
 
 
 def sync_partitions(context: AssetExecutionContext, keys: list[str]) -> dict[str, list[str]]:
-    """Register the shard partitions the sources have; drop the ones they no longer have."""
+    """Register the shard partitions the sources have; retire the ones they no longer have (their shards
+    leave the next release; the committed files stay in the store)."""
     instance = context.instance
     have = set(instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    if have and not keys:
+        raise RuntimeError("the sources hold no image: refusing to retire every shard partition")
     added = sorted(set(keys) - have)
     removed = sorted(have - set(keys))
     if added:

@@ -244,9 +244,12 @@ def write_partition(
     max_samples: int = 100_000,
     max_bytes: int = 3_000_000_000,
     log: Callable[[str], None] | None = None,
+    on_sample: Callable[[str, SampleJob, str], None] | None = None,
 ) -> PartitionResult:
     """Resize and write every job; corrupt images are skipped and counted. Replaces exactly this
     partition's previous shards, and only once every new shard is complete.
+
+    ``on_sample(split, job, shard_name)`` is called for every sample written, in order.
 
     The shards are byte-identical for the same inputs and settings whatever ``workers`` is.
     A job with an invalid key, split or text set is a bug upstream: ValueError, nothing published.
@@ -279,6 +282,8 @@ def write_partition(
                     if sink is None:
                         sink = sinks[split] = _SplitSink(out_dir / split, partition, max_samples, max_bytes)
                     sink.write(data)
+                    if on_sample is not None:
+                        on_sample(split, job, sink.done[-1][1].name)
                 if log and n % 10_000 == 0:
                     log(f"{partition}: {n} images, {corrupt} corrupt, {time.monotonic() - start:.0f} s")
         for sink in sinks.values():
