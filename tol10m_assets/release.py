@@ -239,7 +239,7 @@ configs:
 {config}
 ---
 
-# TreeOfLife-10M ({staged.paths.size_name}), release {staged.name}
+# TreeOfLife-10M ({staged.paths.size_name})
 
 webdataset shards built by tol10m-assets. Each sample: `<treeoflife_id>.jpg` and ten caption members
 (`taxonTag_com.txt`, …; webdataset lower-cases the keys: `taxontag_com.txt`). `train_small` repeats a

@@ -32,12 +32,23 @@ def root_cause(error) -> str:
     return error.message.strip()
 
 
+def error_chain(error) -> str:
+    """Every message of a serialized error and its causes, outermost first, Dagster's wrappers left out."""
+    messages = []
+    while error is not None:
+        text = error.message.strip()
+        if text and not text.startswith("dagster._core.errors.DagsterExecutionStepExecutionError"):
+            messages.append(text.removeprefix("dagster._core.definitions.events.Failure: "))
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return "\n  caused by: ".join(messages) if messages else ""
+
+
 def _execute(job, instance, **kwargs):
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
     if not result.success:
         errors = [
-            f"{event.step_key}: {root_cause(event.step_failure_data.error)}"
+            f"{event.step_key}: {error_chain(event.step_failure_data.error)}"
             for event in result.all_events
             if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
         ]
