@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from tol10m_assets.errors import InputFormatError
-from tol10m_assets.taxonomy.readers import iter_rows
+from tol10m_assets.taxonomy.readers import iter_lines, iter_rows
 from tol10m_assets.taxonomy.taxon import RANKS, Taxon
 
 ITIS_COLUMNS = ["Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species"]
@@ -66,26 +66,25 @@ class Upgrader:
         return up
 
     def _add_resolved(self, path: Path) -> None:
-        with open(path, encoding="utf-8") as handle:
-            for line, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InputFormatError(path, f"not JSON ({exc.msg})", line=line) from None
-                if not isinstance(obj, dict):
-                    raise InputFormatError(path, "expected a JSON object", line=line)
-                for name, answers in obj.items():
-                    if not isinstance(answers, dict):
-                        raise InputFormatError(path, f"answers for {name!r} are not an object", line=line)
-                    for answer in answers.values():
-                        if not isinstance(answer, dict):
-                            continue
-                        t = Taxon(answer.get("kingdom"), answer.get("phylum"), answer.get("class"), answer.get("order"), answer.get("family"), "", name)
-                        k, p, c, o, f, g, s = t.values()
-                        species = f"{g} {s}" if g and s else ""
-                        self.add_chain(dict(kingdom=k, phylum=p, **{"class": c}, order=o, family=f, species=species), f"{path.name}:{line}", override=False)
+        for line, text in enumerate(iter_lines(path), start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputFormatError(path, f"not JSON ({exc.msg})", line=line) from None
+            if not isinstance(obj, dict):
+                raise InputFormatError(path, "expected a JSON object", line=line)
+            for name, answers in obj.items():
+                if not isinstance(answers, dict):
+                    raise InputFormatError(path, f"answers for {name!r} are not an object", line=line)
+                for answer in answers.values():
+                    if not isinstance(answer, dict):
+                        continue
+                    t = Taxon(answer.get("kingdom"), answer.get("phylum"), answer.get("class"), answer.get("order"), answer.get("family"), "", name)
+                    k, p, c, o, f, g, s = t.values()
+                    species = f"{g} {s}" if g and s else ""
+                    self.add_chain(dict(kingdom=k, phylum=p, **{"class": c}, order=o, family=f, species=species), f"{path.name}:{line}", override=False)
 
     def _parent(self, name: str, rank: str) -> tuple[str, str, str] | None:
         """(parent name, parent rank, source) of ``name`` seen at ``rank``."""
