@@ -290,7 +290,8 @@ class WorldWriter:
                 "species": f"{sp.ranks[5]} {sp.ranks[6]}", "image_file": name, "chunk_number": part,
             }
             rec.update(override)
-            img = Img("bioscan", "written", why, ranks, sp.common, filename=name, part=part, record=rec)
+            common = "" if "genus" in override else sp.common  # names are looked up by "Genus species" only
+            img = Img("bioscan", "written", why, ranks, common, filename=name, part=part, record=rec)
             img.size = self.size(200, 256)
             self.bio.append(img)
             if why:
@@ -375,6 +376,7 @@ class WorldWriter:
             ("Entomobrya nivalis", "", ""),
             ("Efferia aestuans", "Robber Fly", "English"),
             ("Canis lupus", "Gray Wolf, loup", "English"),  # lists of unequal length are real too
+            ("Mobula birostris", "Giant Manta Ray, manta gigante", "English, Spanish"),
         ]
         chains = []
         for name, vern, lang in itis:
