@@ -156,6 +156,7 @@ def read_bioscan_metadata(path: Path) -> Iterator[tuple[int, str, Taxon, Where]]
     """(part, image_file, taxon, where) for every record, streamed; a bad record names the file,
     its 1-based record number and line."""
     path = Path(path)
+    taxa: dict[tuple, Taxon] = {}  # a few thousand distinct taxa among a million records: normalise each once
     for where, record in iter_json_array(path):
         at = f"record {where.record}"
         if not isinstance(record, dict):
@@ -167,5 +168,8 @@ def read_bioscan_metadata(path: Path) -> Iterator[tuple[int, str, Taxon, Where]]
             part = int(record["chunk_number"])
         except (TypeError, ValueError):
             raise InputFormatError(path, f"{at}: chunk_number is not an integer: {record['chunk_number']!r}", line=where.line) from None
-        taxon = Taxon(*FIXED, _rank(record["order"]), _rank(record["family"]), _rank(record["genus"]), _rank(record["species"]))
+        raw = tuple(_rank(record[k]) for k in ("order", "family", "genus", "species"))
+        taxon = taxa.get(raw)
+        if taxon is None:
+            taxon = taxa[raw] = Taxon(*FIXED, *raw)
         yield part, str(record["image_file"]), taxon, where
