@@ -75,12 +75,13 @@ class Upgrader:
                 raise InputFormatError(path, f"not JSON ({exc.msg})", line=line) from None
             if not isinstance(obj, dict):
                 raise InputFormatError(path, "expected a JSON object", line=line)
-            for name, answers in obj.items():
+            # as the original: the line's first name and that name's first answer only
+            for name, answers in list(obj.items())[:1]:
                 if not isinstance(answers, dict):
                     raise InputFormatError(path, f"answers for {name!r} are not an object", line=line)
-                for answer in answers.values():
+                for answer in list(answers.values())[:1]:
                     if not isinstance(answer, dict):
-                        continue
+                        raise InputFormatError(path, f"the answer for {name!r} is not an object", line=line)
                     t = Taxon(answer.get("kingdom"), answer.get("phylum"), answer.get("class"), answer.get("order"), answer.get("family"), "", name)
                     k, p, c, o, f, g, s = t.values()
                     species = f"{g} {s}" if g and s else ""

@@ -146,3 +146,16 @@ def test_bioscan_a_later_record_for_the_same_image_wins(tmp_path):
     table = resolve_bioscan(layout)
     assert len(table) == 1 and table[(1, "a.jpg")].taxon.order == "hemiptera"
     assert table[(1, "a.jpg")].provenance["order"].endswith("(record 2)")
+
+
+def test_resolved_names_use_the_first_answer_of_a_line_only(tmp_path):
+    from tol10m_assets.taxonomy import Upgrader
+
+    resolved = tmp_path / "resolved.jsonl"
+    resolved.write_text(json.dumps({"Amanita muscaria": {"gbif": {"kingdom": "Fungi", "family": "Amanitaceae"},
+                                                         "col": {"kingdom": "Fungi", "phylum": "Basidiomycota", "family": "Amanitaceae"}},
+                                    "Boletus edulis": {"gbif": {"kingdom": "Fungi", "family": "Boletaceae"}}}) + "\n")
+    up = Upgrader.from_files(None, resolved)
+    t, _ = up.upgrade(Taxon(genus="Amanita", species="muscaria"))
+    assert (t.kingdom, t.phylum, t.family) == ("fungi", "", "amanitaceae")  # the second answer's phylum is not used
+    assert up.upgrade(Taxon(genus="Boletus", species="edulis"))[0].family == ""  # nor the line's second name
