@@ -23,8 +23,8 @@ from typing import Iterable
 
 import pandas as pd
 
-from tol10m_assets.errors import MissingSourceError
-from tol10m_assets.taxonomy.readers import iter_rows, parse_int
+from tol10m_assets.errors import InputFormatError, MissingSourceError
+from tol10m_assets.taxonomy.readers import iter_rows
 
 MANIFEST_COLUMNS = {
     "EOL content ID": "eol_content_id",
@@ -58,29 +58,74 @@ def license_link(name: str) -> str:
 def read_media_manifest(path: Path, keep: Iterable[tuple[int, int]] | None = None) -> pd.DataFrame:
     """The manifest's rows (first row per content and page id), columns renamed as published;
     ``keep`` restricts it to those (content id, page id) pairs. A missing column, a bad id, a bad
-    byte or a malformed row names the file and its 1-based line."""
+    byte or a malformed row names the file and its 1-based line.
+
+    Read by Arrow's CSV reader into Arrow strings (memory about the size of the file); the exact
+    line of an error is found by a second, streaming pass only when something is wrong."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
     path = Path(path)
     if not path.exists():
         raise MissingSourceError(path, "source_paths.eol_media_manifest", "EOL media manifest")
-    wanted = None if keep is None else {(int(c), int(p)) for c, p in keep}
-    rows: dict[tuple[int, int], list[str]] = {}
-    present: list[str] = []
-    for line, row in iter_rows(path, REQUIRED):
-        if not present:
-            present = [c for c in MANIFEST_COLUMNS if c in row]
-        content = parse_int(path, line, "eol_content_id", row["EOL content ID"].strip())
-        page = parse_int(path, line, "eol_page_id", row["EOL page ID"].strip())
-        key = (content, page)
-        if key in rows or (wanted is not None and key not in wanted):
-            continue
-        rows[key] = [row[c] for c in present[2:]]
-    names = [MANIFEST_COLUMNS[c] for c in present[2:]]
-    frame = pd.DataFrame([[c, p, *v] for (c, p), v in rows.items()], columns=["eol_content_id", "eol_page_id", *names])
+    header = _header(path)
+    present = [c for c in MANIFEST_COLUMNS if c in header]
+    try:
+        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                               parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                               convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False,
+                                                                    quoted_strings_can_be_null=False, include_columns=present))
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        _locate_error(path)  # raises with the exact line
+        raise InputFormatError(path, f"unreadable CSV ({exc})") from None
+    ids = {}
+    for col, name in (("EOL content ID", "eol_content_id"), ("EOL page ID", "eol_page_id")):
+        text = pc.utf8_trim_whitespace(table[col])
+        bad = pc.invert(pc.match_substring_regex(text, r"^[0-9]+$"))
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            line = _line_of_row(path, row)
+            raise InputFormatError(path, f"{name} is not an integer: {table[col][row].as_py()!r}", line=line)
+        ids[name] = pc.cast(text, pa.int64())
+    if keep is not None:  # filter in Arrow, before anything is copied into pandas
+        key = pc.add(pc.multiply(ids["eol_content_id"], 1 << 32), ids["eol_page_id"])
+        wanted = pa.array(sorted({(int(c) << 32) + int(p) for c, p in keep}), type=pa.int64())
+        mask = pc.is_in(key, value_set=wanted)
+        table, ids = table.filter(mask), {k: v.filter(mask) for k, v in ids.items()}
+    frame = pd.DataFrame({**{k: pd.array(v.to_numpy(), dtype="Int64") for k, v in ids.items()},
+                          **{MANIFEST_COLUMNS[c]: table[c].to_pandas() for c in present[2:]}})
+    del table, ids
+    frame = frame.drop_duplicates(["eol_content_id", "eol_page_id"])
     for col in TEXT_COLUMNS[1:]:
         if col not in frame.columns:
             frame[col] = ""
-    frame = frame.astype({"eol_content_id": "Int64", "eol_page_id": "Int64"})
-    return frame[["eol_content_id", "eol_page_id", *TEXT_COLUMNS[1:]]]
+    return frame[["eol_content_id", "eol_page_id", *TEXT_COLUMNS[1:]]].reset_index(drop=True)
+
+
+def _header(path: Path) -> list[str]:
+    """The header row; a missing required column or an empty file names line 1."""
+    for _line, row in iter_rows(path, REQUIRED):
+        return list(row)
+    from tol10m_assets.taxonomy.readers import iter_lines
+
+    import csv
+
+    first = next(csv.reader(iter_lines(path)), [])
+    return [h.strip().lstrip("\ufeff") for h in first]
+
+
+def _locate_error(path: Path) -> None:
+    """Stream the file with the exact-line reader; it raises InputFormatError where the file is bad."""
+    for _ in iter_rows(path, REQUIRED):
+        pass
+
+
+def _line_of_row(path: Path, index: int) -> int | None:
+    for i, (line, _row) in enumerate(iter_rows(path, REQUIRED)):
+        if i == index:
+            return line
+    return None
 
 
 def eol_image_md5s(layout, mode: str = "generate") -> pd.DataFrame:
