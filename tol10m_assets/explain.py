@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.paths import SOURCES_ROOT_ENV, BuildPaths, default_data_root
@@ -67,8 +68,8 @@ def find_images(paths: BuildPaths, ident: str) -> list[dict]:
 
 def _isna(value) -> bool:
     try:
-        return value is None or value != value or str(value) == "<NA>"
-    except (TypeError, ValueError):
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array: not a missing scalar
         return False
 
 

@@ -107,9 +107,9 @@ def _header(path: Path) -> list[str]:
     """The header row; a missing required column or an empty file names line 1."""
     for _line, row in iter_rows(path, REQUIRED):
         return list(row)
-    from tol10m_assets.taxonomy.readers import iter_lines
-
     import csv
+
+    from tol10m_assets.taxonomy.readers import iter_lines
 
     first = next(csv.reader(iter_lines(path)), [])
     return [h.strip().lstrip("\ufeff") for h in first]
@@ -132,8 +132,12 @@ def eol_image_md5s(layout, mode: str = "generate") -> pd.DataFrame:
     """MD5 of every EOL image's bytes, streamed over the image sets: ``eol_content_id,
     eol_page_id`` (original member names) or ``treeoflife_id`` (published ones), and ``md5``. Reads
     every image set once; a build that already streams them can record the same hash instead."""
-    from tol10m_assets.sources.images import Chunking, eol_image_sets, iter_partition_images
     from tol10m_assets.sources.chunks import eol_partition
+    from tol10m_assets.sources.images import (
+        Chunking,
+        eol_image_sets,
+        iter_partition_images,
+    )
 
     chunking = Chunking(mode=mode)
     out = []

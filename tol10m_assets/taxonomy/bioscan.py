@@ -48,7 +48,7 @@ class _Text:
 
     def __init__(self, path: Path, block: int):
         self.path, self.block = path, block
-        self.handle = open(path, "rb")
+        self.handle = open(path, "rb")  # noqa: SIM115 - closed by iter_json_array's finally
         self.pending = b""
         self.lines = 0  # newlines in the bytes decoded so far
         self.eof = False

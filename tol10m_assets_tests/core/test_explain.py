@@ -48,10 +48,10 @@ def test_a_scraped_page_by_treeoflife_id(build, capsys):
     assert out.startswith(f"{row['treeoflife_id']}  eol, partition {row['partition']}")
     assert f"source   {row['origin']}" in out
     scraped = line_of(layout.scraped_page_ids, lambda t: t.startswith("7000001,"))
-    assert f"species  montanus" in out and f"scraped_page_ids.csv:{scraped}\n" in out
+    assert "species  montanus" in out and f"scraped_page_ids.csv:{scraped}\n" in out
     assert f'line {scraped}: 7000001,"Passer montanus (Linnaeus, 1758)"' in out
     genus = line_of(layout.taxon_tab, lambda t: "\tgenus\tPasser\t" in t)
-    assert f"genus    Passer" in out and f"taxon.tab:{genus}\n" in out
+    assert "genus    Passer" in out and f"taxon.tab:{genus}\n" in out
     vern = line_of(layout.inat_vernacular, lambda t: ",Eurasian Tree Sparrow," in t)
     assert f"common   Eurasian Tree Sparrow  VernacularNames-english.csv:{vern}" in out
     assert "with common name Eurasian Tree Sparrow." in out
@@ -104,7 +104,7 @@ def test_the_module_runs_from_the_command_line(build):
     sources, data, rows = build
     tid = rows[rows["source"] == "eol"]["treeoflife_id"].iloc[0]
     proc = subprocess.run([sys.executable, "-m", "tol10m_assets.explain", tid, "--data-root", str(data), "--sources-root", str(sources)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "caption  a photo of kingdom" in proc.stdout
     assert isinstance(pd.read_parquet(BuildPaths(data).labels), pd.DataFrame)

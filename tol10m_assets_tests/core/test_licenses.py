@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from tol10m_assets.layout import SourceLayout
-from tol10m_assets.licenses import LICENSE_COLUMNS, NOT_PROVIDED, eol_image_md5s, eol_licenses, license_link, read_media_manifest
+from tol10m_assets.licenses import (
+    LICENSE_COLUMNS,
+    NOT_PROVIDED,
+    eol_image_md5s,
+    eol_licenses,
+    license_link,
+    read_media_manifest,
+)
 from tol10m_assets.sample import make_sample_world
 
 PUBLISHED = ["treeoflife_id", "eol_content_id", "eol_page_id", "md5", "medium_source_url", "eol_full_size_copy_url",
@@ -59,7 +66,7 @@ def test_reproduce_flavour_md5_by_treeoflife_id_equals_the_original_bytes(world)
 
 
 def test_without_hashes_md5_stays_empty_and_an_absent_manifest_frame_works(world):
-    layout, _, catalog = world
+    _, _, catalog = world
     empty = pd.DataFrame(columns=["eol_content_id", "eol_page_id", "license", "owner"]).astype({"eol_content_id": "Int64", "eol_page_id": "Int64"})
     table = eol_licenses(catalog, empty)
     assert list(table.columns) == PUBLISHED and len(table) and (table[PUBLISHED[3:]] == "").all().all()

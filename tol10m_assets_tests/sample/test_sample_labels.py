@@ -11,8 +11,18 @@ from PIL import Image
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.sample import make_sample_world
 from tol10m_assets.sample.images import decompression_bomb, large_photo
-from tol10m_assets.shards.images import BOMB_PIXELS, CorruptImage, ImageSettings, resize_image
-from tol10m_assets.taxonomy import display_common, resolve_bioscan, resolve_eol, resolve_inat21
+from tol10m_assets.shards.images import (
+    BOMB_PIXELS,
+    CorruptImage,
+    ImageSettings,
+    resize_image,
+)
+from tol10m_assets.taxonomy import (
+    display_common,
+    resolve_bioscan,
+    resolve_eol,
+    resolve_inat21,
+)
 
 RANKS = ["kingdom", "phylum", "class", "order", "family", "genus", "species"]
 
@@ -50,7 +60,7 @@ def test_every_label_equals_the_published_catalog(world):
 
 
 def test_the_defects_of_issue_11_are_in_the_world_and_labelled_as_the_original(world):
-    out, summary = world
+    out, _ = world
     layout = SourceLayout.under(out)
     answers = resolve_eol(layout, [7000001, 7000002])
     montanus = answers[7000001]

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         print(f"{'rows':>10} {'file MB':>8} {'keep':>6} {'rows out':>9} {'peak RSS MB':>12} {'seconds':>8}")
         for keep in (False, True):
             rss, seconds, n = measure(path, args.rows, keep)
-            print(f"{args.rows:>10} {path.stat().st_size / 1e6:>8.0f} {str(keep):>6} {n:>9} {rss:>12.0f} {seconds:>8.1f}", flush=True)
+            print(f"{args.rows:>10} {path.stat().st_size / 1e6:>8.0f} {keep!s:>6} {n:>9} {rss:>12.0f} {seconds:>8.1f}", flush=True)
     finally:
         path.unlink()
     return 0

@@ -3,7 +3,13 @@
 import json
 
 from tol10m_assets.layout import SourceLayout
-from tol10m_assets.taxonomy import CommonNames, EolHierarchy, Taxon, resolve_bioscan, resolve_eol
+from tol10m_assets.taxonomy import (
+    CommonNames,
+    EolHierarchy,
+    Taxon,
+    resolve_bioscan,
+    resolve_eol,
+)
 from tol10m_assets.taxonomy.resolve import FIXED_PROVENANCE
 
 TAB_HEADER = "taxonID\tacceptedNameUsageID\tparentNameUsageID\tscientificName\ttaxonRank\tcanonicalName\teolID\n"

@@ -7,7 +7,13 @@ import pytest
 
 from tol10m_assets.errors import InputFormatError
 from tol10m_assets.licenses import read_media_manifest
-from tol10m_assets.taxonomy import CommonNames, EolHierarchy, RareSpecies, Upgrader, read_bioscan_metadata
+from tol10m_assets.taxonomy import (
+    CommonNames,
+    EolHierarchy,
+    RareSpecies,
+    Upgrader,
+    read_bioscan_metadata,
+)
 from tol10m_assets.taxonomy.readers import iter_lines, iter_rows
 
 TAB = "taxonID\tacceptedNameUsageID\tparentNameUsageID\tscientificName\ttaxonRank\tcanonicalName\teolID\n"
