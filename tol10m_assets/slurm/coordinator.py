@@ -36,7 +36,7 @@ class SlurmRunCoordinator(QueuedRunCoordinator):
         super().__init__(inst_data=inst_data, **kwargs)
         self.max_slurm_jobs = max_slurm_jobs
         self.sweep_interval_seconds = sweep_interval_seconds
-        self._last_sweep = 0.0
+        self._last_sweep: float | None = None
         self.last_tick: dict = {}
 
     @classmethod
@@ -77,7 +77,7 @@ class SlurmRunCoordinator(QueuedRunCoordinator):
         launcher = self._instance.run_launcher
         if not isinstance(launcher, SlurmRunLauncher):
             return config
-        if time.monotonic() - self._last_sweep >= self.sweep_interval():
+        if self._last_sweep is None or time.monotonic() - self._last_sweep >= self.sweep_interval():
             self._last_sweep = time.monotonic()
             self.last_tick["sweep"] = launcher.sweep()
         if self.max_slurm_jobs is None:

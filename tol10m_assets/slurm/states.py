@@ -64,8 +64,15 @@ def classify(state: str) -> Verdict:
     return Verdict.UNREACHABLE  # a state word we do not know: never a reason to fail a run
 
 
-def run(cmd: list[str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+def _known(state: str, reason: str = "", node: str = "", exit_code: str = "", source: str = "") -> JobState:
+    verdict = classify(state)
+    detail = f"state {state!r} ({source}) is not one this launcher knows" if verdict == Verdict.UNREACHABLE else ""
+    return JobState(verdict, state.split()[0] if state.strip() else "", reason, node, exit_code, source, detail)
+
+
+def run(cmd: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run a Slurm command; a missing binary or a timeout becomes exit code 255 with the error as stderr."""
+    timeout = TIMEOUT if timeout is None else timeout
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -85,7 +92,7 @@ def parse_scontrol(text: str) -> dict[str, str]:
 
 def controller_reachable(scontrol: list[str]) -> tuple[bool, str]:
     """``scontrol ping``: (True, "") when the primary (or a backup) controller is UP."""
-    out = run([*scontrol, "ping"], timeout=TIMEOUT)
+    out = run([*scontrol, "ping"])
     text = (out.stdout + out.stderr).strip()
     return (out.returncode == 0 and " is UP" in text), text.splitlines()[0] if text else f"exit {out.returncode}"
 
@@ -101,7 +108,7 @@ def job_state(job_id: str, squeue: list[str], scontrol: list[str], sacct: list[s
     out = run([*squeue, "-h", "-j", job_id, "-o", "%T|%r|%N"])
     if out.returncode == 0 and out.stdout.strip():
         state, reason, node = (out.stdout.strip().splitlines()[0].split("|") + ["", ""])[:3]
-        return JobState(classify(state), state.strip(), reason.strip(), node.strip(), source="squeue")
+        return _known(state.strip(), reason.strip(), node.strip(), source="squeue")
     if out.returncode != 0 and UNKNOWN_JOB not in out.stderr:
         return _unreachable(out, scontrol)
     if out.returncode == 0:  # not queued or running any more: scontrol keeps it for MinJobAge
@@ -109,7 +116,7 @@ def job_state(job_id: str, squeue: list[str], scontrol: list[str], sacct: list[s
         if out.returncode == 0 and "JobState=" in out.stdout:
             f = parse_scontrol(out.stdout)
             state = f.get("JobState", "")
-            return JobState(classify(state), state, f.get("Reason", ""), f.get("NodeList", ""), f.get("ExitCode", ""), "scontrol")
+            return _known(state, f.get("Reason", ""), f.get("NodeList", ""), f.get("ExitCode", ""), "scontrol")
         if UNKNOWN_JOB not in out.stderr:
             return _unreachable(out, scontrol)
     # the controller does not know the job: accounting is the record of what happened
@@ -119,7 +126,7 @@ def job_state(job_id: str, squeue: list[str], scontrol: list[str], sacct: list[s
         verdict = classify(state)
         if verdict == Verdict.ACTIVE:  # accounting lags behind a controller that forgot the job
             return JobState(Verdict.GONE, state.split()[0], detail=f"the controller does not know it; accounting still says {state}")
-        return JobState(verdict, state.split()[0], reason, node, code, "sacct")
+        return _known(state, reason, node, code, "sacct")
     if out.returncode == 0:
         return JobState(Verdict.GONE, detail="the controller does not know it and accounting has no record")
     if NO_ACCOUNTING in out.stderr + out.stdout:
