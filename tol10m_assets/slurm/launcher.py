@@ -75,6 +75,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         env_passing: str = "export",
         python_executable: str | None = None,
         cancel_wait_seconds: int = 60,
+        orphan_grace_seconds: int = 30,
         sbatch: str | list[str] = "sbatch",
         squeue: str | list[str] = "squeue",
         scancel: str | list[str] = "scancel",
@@ -95,6 +96,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         self.env_passing = env_passing
         self.python_executable = python_executable
         self.cancel_wait_seconds = cancel_wait_seconds
+        self.orphan_grace_seconds = orphan_grace_seconds
         self.commands = {name: _command(v) for name, v in (("sbatch", sbatch), ("squeue", squeue), ("scancel", scancel), ("scontrol", scontrol), ("sacct", sacct))}
         self.per_job = {job: SlurmOptions(**{k: str(v) for k, v in opts.items() if k not in PER_JOB_EXTRAS}).validated() for job, opts in (per_job or {}).items()}
         self.per_job_extras = {job: {k: opts[k] for k in PER_JOB_EXTRAS if k in opts} for job, opts in (per_job or {}).items()}
@@ -130,6 +132,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             ),
             "python_executable": Field(Noneable(StringSource), is_required=False, description="python on the compute nodes (default: the code location's)"),
             "cancel_wait_seconds": Field(IntSource, default_value=60, description="terminate waits this long for Slurm to report the job ended before the run is CANCELED"),
+            "orphan_grace_seconds": Field(IntSource, default_value=30, description="a RUNNING job of a finished run is cancelled this long after the run ended (a PENDING one at once): time for the worker to exit"),
             "per_job": Field(Permissive(), is_required=False, description="job name → options (and setup_lines, python_executable) for that job's runs"),
         }
 
@@ -338,6 +341,11 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
 
     # --- the sweep ----------------------------------------------------------------------------
 
+    def _finished_since(self, run_id: str) -> float:
+        record = self._instance.get_run_record_by_id(run_id)
+        end = record.end_time if record and record.end_time else (record.update_timestamp.timestamp() if record else 0)
+        return time.time() - end
+
     def controller_reachable(self) -> bool:
         return controller_reachable(self.commands["scontrol"])[0]
 
@@ -349,7 +357,8 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         """One pass over Slurm and the runs, safe to repeat and a no-op while Slurm does not answer:
 
         - a job whose run (``--comment=dagster-run=<id>``) is finished is cancelled (no orphans after
-          a start timeout, a force-cancel, a failure marked by anyone);
+          a start timeout, a force-cancel, a failure marked by anyone): at once when PENDING, after
+          ``orphan_grace_seconds`` when RUNNING (a worker that reported its run's end is exiting);
         - a STARTING run whose job ended fails with the job's state and log (the batch script failed
           before the worker started: ``module load``, a missing interpreter);
         - a CANCELING run whose job ended becomes CANCELED; one whose job still runs is cancelled again;
@@ -366,6 +375,8 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             run = self._instance.get_run_by_id(job.comment[len(RUN_COMMENT) :])
             if run is None or not run.is_finished or job.state in ("COMPLETING", "CANCELLED"):
                 continue  # another instance's job, a live run's job, or one already ending
+            if job.state != "PENDING" and self._finished_since(run.run_id) < self.orphan_grace_seconds:
+                continue  # a worker that reported the end of its run is still exiting
             if self.scancel(job.job_id) is None:
                 done["cancelled"].append(job.job_id)
                 self._instance.report_engine_event(f"Cancelled Slurm job {job.job_id} ({job.state}): its run is {run.status.value}", run, cls=self.__class__)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,16 @@ def postgres_url() -> str | None:
     return url if probe.returncode == 0 else None
 
 
-def write_home(home: Path, logs: Path, storage: str) -> None:
+SECRET = "s3cret-" + os.urandom(6).hex()  # stands for a password in DAGSTER_PG_URL: must reach jobs, never files
+MISSING_PYTHON = "/nonexistent/venv/bin/python"
+
+
+def write_home(home: Path, logs: Path, storage: str, start_timeout: int = 300, max_slurm_jobs: int | None = None) -> None:
+    coordinator = {"max_concurrent_runs": 4, "dequeue_interval_seconds": 1, "sweep_interval_seconds": 2}
+    if max_slurm_jobs is not None:
+        coordinator["max_slurm_jobs"] = max_slurm_jobs
     config = {
-        "run_coordinator": {
-            "module": "dagster.core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": 4, "dequeue_interval_seconds": 1},
-        },
+        "run_coordinator": {"module": "tol10m_assets.slurm", "class": "SlurmRunCoordinator", "config": coordinator},
         "run_launcher": {
             "module": "tol10m_assets.slurm",
             "class": "SlurmRunLauncher",
@@ -54,14 +58,20 @@ def write_home(home: Path, logs: Path, storage: str) -> None:
                 "time": "00:15:00",
                 "log_directory": str(logs),
                 "working_directory": str(REPO),
-                "env_vars": ["TOL10M_DATA_ROOT", "TOL10M_SOURCES_ROOT", "DAGSTER_HOME"],
+                "env_vars": ["TOL10M_DATA_ROOT", "TOL10M_SOURCES_ROOT", "DAGSTER_HOME", "TOL10M_TEST_SECRET"],
+                "cancel_wait_seconds": 30,
+                "per_job": {
+                    "setup_fails_job": {"setup_lines": ["module load python/3.11"]},
+                    "no_python_job": {"python_executable": MISSING_PYTHON},
+                },
             },
         },
-        "run_monitoring": {"enabled": True, "poll_interval_seconds": 2, "start_timeout_seconds": 300, "cancel_timeout_seconds": 60},
+        "run_monitoring": {"enabled": True, "poll_interval_seconds": 2, "start_timeout_seconds": start_timeout, "cancel_timeout_seconds": 60},
         "telemetry": {"enabled": False},
     }
     if storage == "postgres":
-        config["storage"] = {"postgres": {"postgres_url": postgres_url()}}
+        config["storage"] = {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}  # as a site would: no password in files
+        config["run_launcher"]["config"]["env_vars"].append("DAGSTER_PG_URL")
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
@@ -77,16 +87,22 @@ def write_workspace(path: Path) -> Path:
 class Cluster:
     """One instance home, its environment, and a running dagster-daemon."""
 
-    def __init__(self, root: Path, storage: str):
+    def __init__(self, root: Path, storage: str, world: bool = True, **home):
         from tol10m_assets_tests.pipeline.conftest import make_world
 
         self.root, self.storage = root, storage
         self.home, self.logs = root / "home", root / "slurm-logs"
         self.sources, self.data = root / "sources", root / "data"
-        make_world(self.sources, images=150, seed=2)
-        write_home(self.home, self.logs, storage)
+        self.markers = root / "markers"
+        self.markers.mkdir(parents=True, exist_ok=True)
+        if world:
+            make_world(self.sources, images=150, seed=2)
+        if storage == "postgres":
+            os.environ["DAGSTER_PG_URL"] = postgres_url()  # this process opens the instance too
+        write_home(self.home, self.logs, storage, **home)
         self.workspace = write_workspace(root / "workspace.yaml")
-        self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "TOL10M_SOURCES_ROOT": str(self.sources), "TOL10M_DATA_ROOT": str(self.data)}
+        self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "TOL10M_SOURCES_ROOT": str(self.sources), "TOL10M_DATA_ROOT": str(self.data),
+                    "TOL10M_TEST_SECRET": SECRET}
         self.instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
         if storage == "postgres":
             self.instance.wipe()
@@ -141,10 +157,42 @@ class Cluster:
     def wait_finished(self, run_id: str, timeout: float = 240):
         return self.wait(lambda: (r := self.instance.get_run_by_id(run_id)) and r.is_finished and r, timeout, f"run {run_id} to finish")
 
-    def launch(self, location: str, job: str, tags: dict | None = None) -> str:
-        out = self.dagster("job", "launch", "-w", str(self.workspace), "-l", location, "-j", job, "--tags", json.dumps(tags or {}))
-        runs = self.runs(job)
-        return runs[0].run_id
+    def launch(self, location: str, job: str, tags: dict | None = None, config: dict | None = None) -> str:
+        run_id = str(uuid.uuid4())
+        args = ["job", "launch", "-w", str(self.workspace), "-l", location, "-j", job, "--tags", json.dumps(tags or {}), "--run-id", run_id]
+        if config:
+            args += ["--config-json", json.dumps(config)]
+        self.dagster(*args)
+        return run_id
+
+    def nap(self, seconds: float, job: str = "nap_job", tags: dict | None = None) -> str:
+        return self.launch("slow", job, tags, {"ops": {"nap": {"config": {"seconds": seconds, "marker_dir": str(self.markers)}}}})
+
+    def run(self, run_id: str):
+        return self.instance.get_run_by_id(run_id)
+
+    def wait_status(self, run_id: str, *statuses, timeout: float = 120):
+        return self.wait(lambda: (r := self.run(run_id)) and r.status in statuses and r, timeout, f"run {run_id} to be {statuses}")
+
+    def wait_tag(self, run_id: str, key: str, value: str, timeout: float = 60):
+        return self.wait(lambda: (r := self.run(run_id)) and r.tags.get(key) == value and r, timeout, f"tag {key}={value} on run {run_id}")
+
+    def messages(self, run_id: str) -> str:
+        return "\n".join(e.message or "" for e in self.instance.all_logs(run_id))
+
+    def orphans(self) -> list[str]:
+        """Jobs Slurm still queues or runs for a finished run of this instance."""
+        out = subprocess.run(["squeue", "-h", "--me", "-o", "%i|%T|%k"], capture_output=True, text=True, check=True)
+        found = []
+        for line in out.stdout.splitlines():
+            job, state, comment = line.split("|", 2)
+            run = self.run(comment.removeprefix("dagster-run=")) if comment.startswith("dagster-run=") else None
+            if run is not None and run.is_finished:
+                found.append(f"{job} {state} (run {run.run_id} {run.status.value})")
+        return found
+
+    def assert_no_orphans(self, timeout: float = 30):
+        self.wait(lambda: not self.orphans(), timeout, "no orphan Slurm job")
 
 
 @pytest.fixture(scope="module")
@@ -163,12 +211,33 @@ def cluster(slurm, tmp_path_factory):
     c.stop()
 
 
+@pytest.fixture(scope="module")
+def faults(slurm, tmp_path_factory):
+    """A small instance for the fault tests: the sleeper location only, a short start timeout and
+    a cap of two jobs in Slurm's queue."""
+    c = Cluster(tmp_path_factory.mktemp("faults"), "sqlite", world=False, start_timeout=30, max_slurm_jobs=2)
+    c.start_daemon()
+    yield c
+    c.stop()
+
+
 def scontrol_state(job_id: str) -> str:
+    """The job's state from the controller, else from accounting (sacct): "" when neither knows it."""
     out = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True)
     for field in out.stdout.split():
         if field.startswith("JobState="):
             return field.split("=", 1)[1]
-    return ""
+    return sacct_state(job_id)
 
 
-__all__ = ["Cluster", "DagsterRunStatus", "postgres_url", "scontrol_state"]
+def sacct_state(job_id: str) -> str:
+    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "State"], capture_output=True, text=True)
+    return out.stdout.strip().split(" ")[0] if out.returncode == 0 else ""
+
+
+def squeued(job_id: str) -> bool:
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True)
+    return bool(out.stdout.strip())
+
+
+__all__ = ["Cluster", "DagsterRunStatus", "MISSING_PYTHON", "SECRET", "postgres_url", "sacct_state", "scontrol_state", "squeued"]

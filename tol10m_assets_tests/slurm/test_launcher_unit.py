@@ -227,17 +227,22 @@ def test_the_sweep_cancels_jobs_of_finished_runs_only(tmp_path):
         failed = make_run(instance, DagsterRunStatus.FAILURE, {JOB_ID_TAG: "11"})
         canceled = make_run(instance, DagsterRunStatus.CANCELED, {JOB_ID_TAG: "12"})
         live = make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "13"})
+        just_done = make_run(instance, DagsterRunStatus.SUCCESS, {JOB_ID_TAG: "16"})
         slurm.set("squeue", "printf '%s\\n' " + " ".join(repr(x) for x in [
             f"11|PENDING|BeginTime||dagster-run={failed.run_id}",
             f"12|RUNNING|None|n1|dagster-run={canceled.run_id}",
             f"13|RUNNING|None|n1|dagster-run={live.run_id}",
             "14|RUNNING|None|n1|dagster-run=0000-not-a-run-of-this-instance",
             "15|RUNNING|None|n1|my own job",
+            f"16|RUNNING|None|n1|dagster-run={just_done.run_id}",
         ]))
-        done = slurm.launcher(instance, tmp_path).sweep()
-        assert sorted(done["cancelled"]) == ["11", "12"]
-        scancels = [line for line in slurm.calls().splitlines() if line in ("11", "12", "13", "14", "15")]
-        assert sorted(scancels) == ["11", "12"]
+        launcher = slurm.launcher(instance, tmp_path, orphan_grace_seconds=3600)
+        assert launcher.sweep()["cancelled"] == ["11"]  # PENDING: at once; RUNNING: after the grace period
+        launcher.orphan_grace_seconds = 0
+        done = launcher.sweep()  # the fake still lists 11: cancelling again is harmless
+        assert sorted(done["cancelled"]) == ["11", "12", "16"]
+        scancels = [line for line in slurm.calls().splitlines() if line in ("11", "12", "13", "14", "15", "16")]
+        assert sorted(scancels) == ["11", "11", "12", "16"]
         assert any("Cancelled Slurm job 11" in e.message for e in instance.all_logs(failed.run_id))
 
 
