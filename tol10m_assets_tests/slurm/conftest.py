@@ -76,11 +76,11 @@ def write_home(home: Path, logs: Path, storage: str, start_timeout: int = 300, m
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 
-def write_workspace(path: Path) -> Path:
-    path.write_text(yaml.safe_dump({"load_from": [
-        {"python_module": {"module_name": "tol10m_assets.definitions", "attribute": "defs", "working_directory": str(REPO), "location_name": "tol10m_assets"}},
-        {"python_module": {"module_name": "tol10m_assets_tests.slurm.slow_defs", "attribute": "defs", "working_directory": str(REPO), "location_name": "slow"}},
-    ]}))
+def write_workspace(path: Path, pipeline: bool = True) -> Path:
+    locations = [{"python_module": {"module_name": "tol10m_assets_tests.slurm.slow_defs", "attribute": "defs", "working_directory": str(REPO), "location_name": "slow"}}]
+    if pipeline:
+        locations.insert(0, {"python_module": {"module_name": "tol10m_assets.definitions", "attribute": "defs", "working_directory": str(REPO), "location_name": "tol10m_assets"}})
+    path.write_text(yaml.safe_dump({"load_from": locations}))
     return path
 
 
@@ -100,7 +100,7 @@ class Cluster:
         if storage == "postgres":
             os.environ["DAGSTER_PG_URL"] = postgres_url()  # this process opens the instance too
         write_home(self.home, self.logs, storage, **home)
-        self.workspace = write_workspace(root / "workspace.yaml")
+        self.workspace = write_workspace(root / "workspace.yaml", pipeline=world)
         self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "TOL10M_SOURCES_ROOT": str(self.sources), "TOL10M_DATA_ROOT": str(self.data),
                     "TOL10M_TEST_SECRET": SECRET}
         self.instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
@@ -108,6 +108,7 @@ class Cluster:
             self.instance.wipe()
             self.instance.wipe_all_schedules()
         self.daemon = None
+        self._workspace = None
 
     def start_daemon(self):
         log = open(self.root / "daemon.log", "ab")
@@ -115,6 +116,8 @@ class Cluster:
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self):
+        if self._workspace is not None:
+            self._workspace.__exit__(None, None, None)
         if self.daemon and self.daemon.poll() is None:
             os.killpg(self.daemon.pid, signal.SIGTERM)
             try:
@@ -158,12 +161,21 @@ class Cluster:
         return self.wait(lambda: (r := self.instance.get_run_by_id(run_id)) and r.is_finished and r, timeout, f"run {run_id} to finish")
 
     def launch(self, location: str, job: str, tags: dict | None = None, config: dict | None = None) -> str:
-        run_id = str(uuid.uuid4())
-        args = ["job", "launch", "-w", str(self.workspace), "-l", location, "-j", job, "--tags", json.dumps(tags or {}), "--run-id", run_id]
-        if config:
-            args += ["--config-json", json.dumps(config)]
-        self.dagster(*args)
-        return run_id
+        """What ``dagster job launch`` does (create the run from the code server's job, submit it to
+        the run queue), with one workspace kept open across launches: the CLI loads it every time."""
+        from dagster._cli.job import _create_run
+        from dagster._core.workspace.context import WorkspaceProcessContext
+        from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+        if self._workspace is None:
+            self._workspace = WorkspaceProcessContext(self.instance, WorkspaceFileTarget(paths=[str(self.workspace)]))
+        request = self._workspace.create_request_context()
+        code_location = request.get_code_location(location)
+        repo = code_location.get_repository("__repository__")
+        run = _create_run(instance=self.instance, code_location=code_location, remote_repo=repo, remote_job=repo.get_full_job(job),
+                          run_config=config or {}, tags=tags or {}, op_selection=None, run_id=str(uuid.uuid4()))
+        self.instance.submit_run(run.run_id, request)
+        return run.run_id
 
     def nap(self, seconds: float, job: str = "nap_job", tags: dict | None = None) -> str:
         return self.launch("slow", job, tags, {"ops": {"nap": {"config": {"seconds": seconds, "marker_dir": str(self.markers)}}}})
