@@ -335,8 +335,10 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
 
     def _finish_canceling(self, run_id: str, job_id: str, state: JobState) -> None:
         run = self._instance.get_run_by_id(run_id)
-        if run and not run.is_finished:
-            self.record(run, job_id, state, "CANCELED")
+        if run is None:
+            return
+        self.record(run, job_id, state, "CANCELED")
+        if not run.is_finished:  # the worker may have reported the end itself on SIGTERM
             self._instance.report_run_canceled(run, f"Slurm job {job_id} cancelled: {state.describe(job_id)}")
 
     # --- the sweep ----------------------------------------------------------------------------
