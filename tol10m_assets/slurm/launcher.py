@@ -208,6 +208,8 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         except UnsafeValue as exc:
             self._fail(run, f"Slurm job not submitted: {exc}")
             return
+        if run.tags.get(JOB_ID_TAG):  # a re-execution inherits its parent's tags: forget the parent's job now
+            self._instance.add_run_tags(run.run_id, {JOB_ID_TAG: "", STATE_TAG: "", NODE_TAG: "", REASON_TAG: "", HEALTH_TAG: ""})
         _private_dir(Path(self.log_directory))
         _private_dir(path.parent)
         _write_private(path, text)
@@ -222,7 +224,6 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             return
         job_id = out.stdout.strip().split(";")[0]
         log_path = script.output.replace("%j", job_id)
-        # re-executed runs inherit their parent's tags: every status tag starts afresh
         self._instance.add_run_tags(run.run_id, {JOB_ID_TAG: job_id, SCRIPT_TAG: str(path), LOG_TAG: log_path, STATE_TAG: "SUBMITTED", NODE_TAG: "", REASON_TAG: "", HEALTH_TAG: "SUBMITTED"})
         self._instance.report_engine_event(f"Submitted Slurm job {job_id} ({path}); log: {log_path}", run, cls=self.__class__)
 

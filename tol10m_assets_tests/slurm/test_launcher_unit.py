@@ -107,7 +107,9 @@ def test_env_passing_file_is_user_only(tmp_path, monkeypatch):
     monkeypatch.setenv("TOL10M_SECRET_URL", "postgresql://u:pa55word@db/x")
     sbatch = fake(tmp_path, "sbatch", f'env > {tmp_path}/env; echo 7\n')
     with instance_for_test() as instance:
-        run = launcher_and_run(tmp_path, instance, sbatch=sbatch, env_vars=["TOL10M_SECRET_URL"], env_passing="file")
+        inherited = {JOB_ID_TAG: "999", HEALTH_TAG: "FAILED: x", STATE_TAG: "FAILED"}  # a re-execution copies its parent's tags
+        run = launcher_and_run(tmp_path, instance, inherited, sbatch=sbatch, env_vars=["TOL10M_SECRET_URL"], env_passing="file")
+        assert (run.tags[JOB_ID_TAG], run.tags[STATE_TAG], run.tags[HEALTH_TAG]) == ("7", "SUBMITTED", "SUBMITTED")
         env_file = tmp_path / "logs" / run.run_id / "env"
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         assert env_file.read_text() == "export TOL10M_SECRET_URL=postgresql://u:pa55word@db/x\n"

@@ -6,6 +6,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -186,3 +187,12 @@ def test_log_folders_are_private_and_no_file_holds_the_secret(faults):
     got = [p.read_text() for p in faults.markers.glob("*.env")]
     assert got and all(value == SECRET for value in got)
     assert all(Path(r.tags[LOG_TAG]).exists() for r in runs if r.tags.get(LOG_TAG) and r.status == DagsterRunStatus.SUCCESS)
+
+
+def test_the_status_command_shows_each_runs_job_and_verdict(faults):
+    out = subprocess.run([sys.executable, "-m", "tol10m_assets.slurm", "status", "--limit", "50"], env=faults.env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for run in faults.instance.get_runs(limit=50):
+        if run.tags.get(JOB_ID_TAG):
+            line = next(l for l in out.stdout.splitlines() if l.startswith(run.run_id[:8]))
+            assert run.tags[JOB_ID_TAG] in line and run.tags[HEALTH_TAG] in line, (line, run.tags)
