@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tol10m_assets.slurm.launcher import HEALTH_TAG, JOB_ID_TAG, NODE_TAG, REASON_TAG, STATE_TAG, SlurmRunLauncher
+from tol10m_assets.slurm.launcher import (
+    HEALTH_TAG,
+    JOB_ID_TAG,
+    NODE_TAG,
+    REASON_TAG,
+    STATE_TAG,
+    SlurmRunLauncher,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,10 @@ import threading
 import time
 
 from dagster import Field, IntSource
-from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator, RunQueueConfig
+from dagster._core.run_coordinator.queued_run_coordinator import (
+    QueuedRunCoordinator,
+    RunQueueConfig,
+)
 from dagster._core.storage.dagster_run import ACTIVE_RUN_STATUSES, RunsFilter
 
 log = logging.getLogger("tol10m_assets.slurm")

@@ -17,20 +17,50 @@ the controller did not answer; a run that ends in Dagster has its job cancelled 
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
+import subprocess
 import time
 from pathlib import Path
 
-from dagster import Array, Enum, EnumValue, Field, IntSource, Noneable, Permissive, ScalarUnion, StringSource
-from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
+from dagster import (
+    Array,
+    Enum,
+    EnumValue,
+    Field,
+    IntSource,
+    Noneable,
+    Permissive,
+    ScalarUnion,
+    StringSource,
+)
+from dagster._core.launcher import (
+    CheckRunHealthResult,
+    LaunchRunContext,
+    RunLauncher,
+    WorkerStatus,
+)
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
-from tol10m_assets.slurm.script import OPTIONS, RUN_COMMENT, BatchScript, SlurmOptions, UnsafeValue, env_file_text
-from tol10m_assets.slurm.states import UNKNOWN_JOB, JobState, Verdict, controller_reachable, job_state, run, user_jobs
+from tol10m_assets.slurm.script import (
+    OPTIONS,
+    RUN_COMMENT,
+    BatchScript,
+    SlurmOptions,
+    UnsafeValue,
+    env_file_text,
+)
+from tol10m_assets.slurm.states import (
+    UNKNOWN_JOB,
+    JobState,
+    Verdict,
+    controller_reachable,
+    job_state,
+    run,
+    user_jobs,
+)
 
 JOB_ID_TAG = "tol10m/slurm.job_id"
 SCRIPT_TAG = "tol10m/slurm.script"
@@ -43,7 +73,6 @@ STATUS_TAGS = (STATE_TAG, NODE_TAG, REASON_TAG, HEALTH_TAG)
 LOG_TAIL_LINES = 30
 COMMAND = ScalarUnion(scalar_type=str, non_scalar_schema=Array(str))
 PER_JOB_EXTRAS = ("setup_lines", "python_executable")
-log = logging.getLogger("tol10m_assets.slurm")
 
 
 def _command(value) -> list[str]:
@@ -418,11 +447,9 @@ def run_slurm(cmd: list[str]):
 
 
 def run_sbatch(cmd: list[str], env: dict[str, str] | None):
-    import subprocess
-
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(cmd, 255, "", f"sbatch timed out after 120 s")
+        return subprocess.CompletedProcess(cmd, 255, "", "sbatch timed out after 120 s")
     except OSError as exc:
         return subprocess.CompletedProcess(cmd, 255, "", f"sbatch could not run: {exc}")

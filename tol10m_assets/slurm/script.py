@@ -44,14 +44,14 @@ class SlurmOptions:
     constraint: str | None = None
     begin: str | None = None
 
-    def validated(self) -> "SlurmOptions":
+    def validated(self) -> SlurmOptions:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None and not OPTIONS[f.name][1].fullmatch(str(value)):
                 raise UnsafeValue(f"Slurm option {f.name}={value!r} is not allowed (expected {OPTIONS[f.name][1].pattern})")
         return self
 
-    def with_tags(self, tags: dict[str, str]) -> "SlurmOptions":
+    def with_tags(self, tags: dict[str, str]) -> SlurmOptions:
         """Run tags ``tol10m/slurm.<option>`` override the configured options."""
         changes = {}
         for key, value in tags.items():

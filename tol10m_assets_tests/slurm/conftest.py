@@ -1,7 +1,6 @@
 """A Dagster instance wired to the real local Slurm cluster (slurm/local-cluster.sh), a daemon
 that launches its runs, and helpers to wait for runs."""
 
-import json
 import os
 import shutil
 import signal
@@ -137,8 +136,8 @@ class Cluster:
         return out
 
     def prepare(self):
-        from tol10m_assets.defs.resources import TreeOfLifeConfig
         from tol10m_assets.definitions import build_definitions
+        from tol10m_assets.defs.resources import TreeOfLifeConfig
         from tol10m_assets.run import _execute
 
         tol = TreeOfLifeConfig(sources_root=str(self.sources), data_root=str(self.data))
@@ -252,4 +251,4 @@ def squeued(job_id: str) -> bool:
     return bool(out.stdout.strip())
 
 
-__all__ = ["Cluster", "DagsterRunStatus", "MISSING_PYTHON", "SECRET", "postgres_url", "sacct_state", "scontrol_state", "squeued"]
+__all__ = ["MISSING_PYTHON", "SECRET", "Cluster", "DagsterRunStatus", "postgres_url", "sacct_state", "scontrol_state", "squeued"]

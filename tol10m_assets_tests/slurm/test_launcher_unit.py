@@ -10,7 +10,17 @@ import pytest
 from dagster import DagsterRunStatus, instance_for_test
 from dagster._core.launcher import LaunchRunContext, WorkerStatus
 
-from tol10m_assets.slurm import HEALTH_TAG, JOB_ID_TAG, LOG_TAG, REASON_TAG, STATE_TAG, BatchScript, SlurmOptions, SlurmRunLauncher, UnsafeValue
+from tol10m_assets.slurm import (
+    HEALTH_TAG,
+    JOB_ID_TAG,
+    LOG_TAG,
+    REASON_TAG,
+    STATE_TAG,
+    BatchScript,
+    SlurmOptions,
+    SlurmRunLauncher,
+    UnsafeValue,
+)
 from tol10m_assets.slurm.script import env_file_text
 from tol10m_assets.slurm.states import parse_scontrol
 
@@ -324,7 +334,7 @@ def test_the_queue_cap_counts_every_job_of_the_user(tmp_path):
     slurm.set("squeue", "printf '1|RUNNING|None|n|x\\n2|PENDING|Priority||y\\n3|PENDING|Priority||\\n'")
     with instance_for_test() as instance:
         launcher = slurm.launcher(instance, tmp_path)
-        instance._run_launcher = launcher  # noqa: SLF001 - the instance's launcher, without a dagster.yaml
+        instance._run_launcher = launcher
         make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "1"})
         c = coordinator(instance, max_concurrent_runs=10, max_slurm_jobs=5)
         base = c.get_run_queue_config()  # not the daemon's queue thread: no Slurm calls
@@ -346,7 +356,7 @@ def test_the_tick_runs_only_in_the_daemons_queue_thread(tmp_path):
     slurm = FakeSlurm(tmp_path)
     slurm.set("squeue", "exit 0")
     with instance_for_test() as instance:
-        instance._run_launcher = slurm.launcher(instance, tmp_path)  # noqa: SLF001
+        instance._run_launcher = slurm.launcher(instance, tmp_path)
         c = coordinator(instance, max_slurm_jobs=4)
         result = {}
         thread = threading.Thread(target=lambda: result.setdefault("config", c.get_run_queue_config()), name=QUEUE_THREAD)
@@ -360,7 +370,9 @@ def test_dagster_names_its_queue_thread_as_the_coordinator_expects():
     import inspect
 
     from dagster._daemon import controller
-    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+        QueuedRunCoordinatorDaemon,
+    )
 
     from tol10m_assets.slurm.coordinator import QUEUE_THREAD
 

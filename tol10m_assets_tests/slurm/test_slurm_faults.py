@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterRunStatus
 
-from tol10m_assets.slurm import HEALTH_TAG, JOB_ID_TAG, LOG_TAG, NODE_TAG, REASON_TAG, SCRIPT_TAG, STATE_TAG
+from tol10m_assets.slurm import (
+    HEALTH_TAG,
+    JOB_ID_TAG,
+    LOG_TAG,
+    NODE_TAG,
+    REASON_TAG,
+    SCRIPT_TAG,
+    STATE_TAG,
+)
 
 from .conftest import MISSING_PYTHON, REPO, SECRET, sacct_state, squeued
 

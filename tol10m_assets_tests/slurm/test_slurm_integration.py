@@ -1,12 +1,11 @@
 """The launcher against a real one-node Slurm (slurm/local-cluster.sh) and dagster-daemon."""
 
 import subprocess
-import sys
 
 import pytest
 from dagster import AssetKey, DagsterRunStatus
 
-from tol10m_assets.slurm import HEALTH_TAG, JOB_ID_TAG, LOG_TAG, SCRIPT_TAG, STATE_TAG
+from tol10m_assets.slurm import HEALTH_TAG, JOB_ID_TAG, SCRIPT_TAG, STATE_TAG
 from tol10m_assets.slurm.states import Verdict
 
 from .conftest import BIN, REPO, Cluster, postgres_url, sacct_state, scontrol_state
@@ -128,7 +127,7 @@ def test_a_job_the_controller_forgot_is_read_from_accounting(cluster):
     so their health comes from sacct (slurmdbd), the record real clusters keep."""
     run = next(r for r in cluster.runs("write_shards") if r.status == DagsterRunStatus.SUCCESS)
     job = run.tags[JOB_ID_TAG]
-    gone = lambda: "Invalid job id" in subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stderr  # noqa: E731
+    gone = lambda: "Invalid job id" in subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stderr
     cluster.wait(gone, timeout=150, what=f"the controller to purge job {job}")
     launcher = cluster.instance.run_launcher
     state = launcher.job_state(job)
