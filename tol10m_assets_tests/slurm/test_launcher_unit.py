@@ -192,6 +192,12 @@ DOWN = 'echo "slurm_load_jobs error: Unable to contact slurm controller (connect
 PING_DOWN = 'case "$1" in ping) echo "Slurmctld(primary) at c1 is DOWN"; exit 1;; *) echo "Unable to contact slurm controller" >&2; exit 1;; esac'
 
 
+@pytest.fixture(scope="module")
+def shared_instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
 @pytest.mark.parametrize(
     "squeue, scontrol, sacct, status, words, health",
     [
@@ -208,13 +214,13 @@ PING_DOWN = 'case "$1" in ping) echo "Slurmctld(primary) at c1 is DOWN"; exit 1;
         ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "true", WorkerStatus.NOT_FOUND, "no record", "NOT_FOUND"),
         # no answer is not an answer: the run keeps its status
         (DOWN, PING_DOWN, None, WorkerStatus.RUNNING, "Unable to contact slurm controller", "UNKNOWN"),
-        ("sleep 5", None, None, WorkerStatus.RUNNING, "timed out", "UNKNOWN"),
+        ("sleep 3", None, None, WorkerStatus.RUNNING, "timed out", "UNKNOWN"),
         ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "echo 'Connection refused' >&2; exit 1", WorkerStatus.RUNNING, "sacct failed", "UNKNOWN"),
         ("echo 'WEIRD_NEW_STATE|x|' ", None, None, WorkerStatus.RUNNING, "WEIRD_NEW_STATE", "UNKNOWN"),
     ],
 )
-def test_health_follows_slurm_and_outages_are_unknown(tmp_path, monkeypatch, squeue, scontrol, sacct, status, words, health):
-    monkeypatch.setattr("tol10m_assets.slurm.states.TIMEOUT", 2)
+def test_health_follows_slurm_and_outages_are_unknown(tmp_path, monkeypatch, shared_instance, squeue, scontrol, sacct, status, words, health):
+    monkeypatch.setattr("tol10m_assets.slurm.states.TIMEOUT", 1)
     slurm = FakeSlurm(tmp_path)
     slurm.set("squeue", squeue)
     if scontrol:
@@ -223,14 +229,14 @@ def test_health_follows_slurm_and_outages_are_unknown(tmp_path, monkeypatch, squ
         slurm.set("sacct", sacct)
     log = tmp_path / "slurm-7.out"
     log.write_text("starting\nlast words\n")
-    with instance_for_test() as instance:
-        launcher = slurm.launcher(instance, tmp_path)
-        run = make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "7", LOG_TAG: str(log)})
-        result = launcher.check_run_worker_health(run)
-        assert result.status == status and words in result.msg, result.msg
-        tags = instance.get_run_by_id(run.run_id).tags
-        assert tags[HEALTH_TAG].startswith(health), tags
-        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # the launcher never decides alone
+    instance = shared_instance
+    launcher = slurm.launcher(instance, tmp_path)
+    run = make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "7", LOG_TAG: str(log)})
+    result = launcher.check_run_worker_health(run)
+    assert result.status == status and words in result.msg, result.msg
+    tags = instance.get_run_by_id(run.run_id).tags
+    assert tags[HEALTH_TAG].startswith(health), tags
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # the launcher never decides alone
 
 
 def test_the_sweep_cancels_jobs_of_finished_runs_only(tmp_path):
