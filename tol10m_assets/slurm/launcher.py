@@ -17,6 +17,7 @@ the controller did not answer; a run that ends in Dagster has its job cancelled 
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import subprocess
@@ -229,6 +230,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
+        self._warn_without_sweep()
         env = self._env()
         try:
             script, path = self.batch_script(run)
@@ -255,6 +257,18 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         log_path = script.output.replace("%j", job_id)
         self._instance.add_run_tags(run.run_id, {JOB_ID_TAG: job_id, SCRIPT_TAG: str(path), LOG_TAG: log_path, STATE_TAG: "SUBMITTED", NODE_TAG: "", REASON_TAG: "", HEALTH_TAG: "SUBMITTED"})
         self._instance.report_engine_event(f"Submitted Slurm job {job_id} ({path}); log: {log_path}", run, cls=self.__class__)
+
+    _warned = False
+
+    def _warn_without_sweep(self) -> None:
+        from tol10m_assets.slurm.coordinator import SlurmRunCoordinator
+
+        if not SlurmRunLauncher._warned and not isinstance(self._instance.run_coordinator, SlurmRunCoordinator):
+            SlurmRunLauncher._warned = True
+            logging.getLogger("tol10m_assets.slurm").warning(
+                "the run coordinator is not tol10m_assets.slurm.SlurmRunCoordinator: no sweep cancels the jobs of runs that "
+                "end in Dagster (start timeout, force-cancel), and no run fails early when its batch script fails; "
+                "run `python -m tol10m_assets.slurm sweep` periodically instead")
 
     def _fail(self, run, message: str) -> None:
         self._instance.report_engine_event(message, run, cls=self.__class__)
