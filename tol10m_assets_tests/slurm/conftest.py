@@ -78,7 +78,7 @@ def write_home(home: Path, logs: Path, storage: str, start_timeout: int = 300, m
 def write_workspace(path: Path, pipeline: bool = True) -> Path:
     locations = [{"python_module": {"module_name": "tol10m_assets_tests.slurm.slow_defs", "attribute": "defs", "working_directory": str(REPO), "location_name": "slow"}}]
     if pipeline:
-        locations.insert(0, {"python_module": {"module_name": "tol10m_assets.definitions", "attribute": "defs", "working_directory": str(REPO), "location_name": "tol10m_assets"}})
+        locations.insert(0, {"python_module": {"module_name": "tol10m_assets_tests.slurm.sample_defs", "attribute": "defs", "working_directory": str(REPO), "location_name": "tol10m_assets"}})
     path.write_text(yaml.safe_dump({"load_from": locations}))
     return path
 
@@ -138,9 +138,9 @@ class Cluster:
     def prepare(self):
         from tol10m_assets.definitions import build_definitions
         from tol10m_assets.defs.resources import TreeOfLifeConfig
-        from tol10m_assets.run import _execute
+        from tol10m_assets.run import SAMPLE_SETTINGS, _execute
 
-        tol = TreeOfLifeConfig(sources_root=str(self.sources), data_root=str(self.data))
+        tol = TreeOfLifeConfig(sources_root=str(self.sources), data_root=str(self.data), **SAMPLE_SETTINGS)
         _execute(build_definitions(tol).resolve_job_def("prepare"), self.instance)
 
     def runs(self, job_name: str):
