@@ -1,5 +1,6 @@
 """The launcher against a real one-node Slurm (slurm/local-cluster.sh) and dagster-daemon."""
 
+import json
 import subprocess
 
 import pytest
@@ -33,9 +34,10 @@ def backfill_through_the_daemon(cluster: Cluster):
         assert (REPO / run.tags[SCRIPT_TAG]).exists() or run.tags[SCRIPT_TAG].startswith("/")
         checks = [e for e in cluster.instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert checks and all(e.dagster_event.event_specific_data.passed for e in checks)
-    dataset = cluster.data / "dataset" / "224x224" / "train"
-    for key in PARTITIONS:
-        assert list(dataset.glob(f"shard-{key}-*.tar")), key
+    store = cluster.data / "store" / "224x224"
+    for key in PARTITIONS:  # committed: a manifest naming the generation that holds its shards
+        manifest = json.loads((store / key / "manifest.json").read_text())
+        assert list((store / key / manifest["generation"]).glob(f"*/shard-{key}-*.tar")), key
 
 
 def test_backfill_runs_one_slurm_job_per_partition(cluster):
@@ -78,7 +80,9 @@ def test_sbatch_entry_points_materialize_what_they_say(cluster, tmp_path):
         return len(cluster.instance.fetch_materializations(_filter(key), limit=100).records)
 
     before = materializations("eol-02")
-    env = {**cluster.env, "TOL10M_VENV": str(BIN.parent)}
+    config = tmp_path / "run.yaml"  # the sample world's settings (its corrupt share), as a site passes its own
+    config.write_text("resources:\n  tol:\n    config:\n      max_corrupt_share: 0.25\n")
+    env = {**cluster.env, "TOL10M_VENV": str(BIN.parent), "TOL10M_RUN_CONFIG": str(config)}
     one = subprocess.run(["sbatch", "--wait", f"--output={tmp_path}/one-%j.out", str(REPO / "slurm" / "materialize-partition.sbatch"), "shards", "eol-02"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr + _logs(tmp_path)
