@@ -339,7 +339,7 @@ def write_mapping_sqlite_from_parquet(path: Path, mapping: Path, splits: Path) -
                 source = f"read_parquet('{_quote(splits)}')" if where is None else rel
                 sql = f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
                 marks = ", ".join("?" * len(cols.split(",")))
-                for batch in con.execute(sql).to_arrow_reader(BATCH):
+                for batch in con.sql(sql).to_arrow_reader(BATCH):
                     db.executemany(f"INSERT INTO {table} VALUES ({marks})", zip(*(c.to_pylist() for c in batch.columns)))
             for table in ("eol", "inat21", "bioscan", "split"):
                 db.execute(f"CREATE INDEX {table}_id ON {table} (evobio10m_id)")
