@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tol10m_assets.labels import RANK_COLUMNS
@@ -51,6 +52,63 @@ def predicted_catalog(mapping: pd.DataFrame, splits: pd.DataFrame, labels: pd.Da
         base[base["is_train_small"]].assign(split="train_small"),
     ]
     return _order(pd.concat(frames, ignore_index=True))
+
+
+def _relation(source) -> str:
+    """SQL for a catalog-like input: a Parquet or CSV path (CSV read as text, empty = NULL)."""
+    path = str(source).replace("'", "''")
+    if str(source).endswith(".csv"):
+        return (f"read_csv('{path}', header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"',"
+                " auto_detect = false, columns = {" + ", ".join(f"'{c}': 'VARCHAR'" for c in _csv_columns(source)) + "})")
+    return f"read_parquet('{path}')"
+
+
+def _csv_columns(path) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return next(csv.reader(f), [])
+
+
+_CATALOG_KINDS = {c: ("int" if c in ("eol_content_id", "eol_page_id", "bioscan_part", "inat21_cls_num") else "text") for c in CATALOG_COLUMNS}
+
+
+def write_predicted_catalog(mapping: Path, splits: Path, labels: Path, out: Path) -> dict[str, int]:
+    """``predicted-catalog.csv`` from the three Parquet files in one DuckDB query (join, split rows,
+    sort, CSV lines with pandas' quoting), streamed to disk; the bytes of :func:`predicted_catalog`
+    written with ``write_frame_atomic``. Returns the rows per split."""
+    from tol10m_assets.columns import BATCH, connect, csv_field_sql, csv_header, write_csv_lines
+
+    q = lambda p: str(p).replace("'", "''")  # noqa: E731
+    line = " || ',' || ".join(csv_field_sql(c, _CATALOG_KINDS[c]) for c in CATALOG_COLUMNS) + " || chr(10)"
+    ranks = ", ".join(f'l."{c}"' for c in [*RANK_COLUMNS, "common"])
+    sql = f"""
+        WITH base AS (
+            SELECT m.*, s.is_val, s.is_train_small, {ranks}
+            FROM read_parquet('{q(mapping)}') m
+            JOIN read_parquet('{q(splits)}') s USING (treeoflife_id)
+            LEFT JOIN read_parquet('{q(labels)}') l USING (treeoflife_id)
+        ), rows AS (
+            SELECT t._s, ['train', 'val', 'train_small'][t._s + 1] AS split, base.*
+            FROM base, (VALUES (0), (1), (2)) t(_s)
+            WHERE (t._s = 0 AND NOT is_val) OR (t._s = 1 AND is_val) OR (t._s = 2 AND is_train_small)
+        )
+        SELECT {line} AS line, _s FROM rows ORDER BY _s, treeoflife_id
+    """
+    counts = [0, 0, 0]
+
+    def batches(reader):
+        for batch in reader:
+            for s, n in zip(*np.unique(batch.column(1).to_numpy(), return_counts=True)):
+                counts[int(s)] += int(n)
+            yield batch
+
+    con = connect()
+    try:
+        write_csv_lines(out, csv_header(CATALOG_COLUMNS), batches(con.sql(sql).to_arrow_reader(BATCH)))
+    finally:
+        con.close()
+    return dict(zip(SPLITS, counts))
 
 
 @functools.lru_cache(maxsize=1_000_000)
