@@ -246,6 +246,128 @@ def unique_taxa(catalog: pd.DataFrame) -> dict[str, int]:
     return out
 
 
+def _register_catalog(con, source) -> str:
+    """A view ``cat`` over a catalog-like input (Parquet/CSV path, DataFrame or Arrow table) with its
+    row number ``_row``; returns the view name."""
+    if isinstance(source, (str, Path)):
+        rel = _relation(source)
+        if str(source).endswith(".csv"):
+            con.execute(f"CREATE TEMP VIEW cat AS SELECT *, row_number() OVER () AS _row FROM {rel}")
+        else:
+            path = str(source).replace("'", "''")
+            con.execute(f"CREATE TEMP VIEW cat AS SELECT * EXCLUDE (file_row_number), file_row_number AS _row FROM read_parquet('{path}', file_row_number = true)")
+    else:
+        table = source if not isinstance(source, pd.DataFrame) else source.reset_index(drop=True)
+        con.register("_cat_input", table)
+        con.execute("CREATE TEMP VIEW cat AS SELECT *, row_number() OVER () AS _row FROM _cat_input")
+    return "cat"
+
+
+def _text(column: str) -> str:
+    return f"""coalesce(CAST("{column}" AS VARCHAR), '')"""
+
+
+_R = {"kingdom": "k", "phylum": "p", "class": "c", "order": "o", "family": "f", "genus": "g", "species": "s"}
+
+
+def taxa_figures_from_parquet(source) -> dict:
+    """:func:`taxa_figures` computed by DuckDB over a catalog Parquet or CSV file (or a frame / Arrow
+    table) without loading it: one aggregate pass plus the distinct taxa; train_small left out."""
+    from tol10m_assets.columns import connect
+
+    con = connect()
+    try:
+        _register_catalog(con, source)
+        ranks = ", ".join(f"{_text(c)} AS {a}" for c, a in _R.items())
+        con.execute(
+            f"""CREATE TEMP VIEW d AS SELECT {ranks}, coalesce(CAST(common AS VARCHAR), '') AS com,
+                CASE WHEN bioscan_part IS NOT NULL THEN 'bioscan' WHEN inat21_cls_num IS NOT NULL THEN 'inat21' ELSE 'eol' END AS src,
+                concat_ws(chr(31), {", ".join(_text(c) for c in RANK_COLUMNS)}) AS tup
+                FROM cat WHERE split IS DISTINCT FROM 'train_small'"""
+        )
+        e = lambda a: f"{a} = ''"  # noqa: E731
+        h = lambda a: f"{a} <> ''"  # noqa: E731
+        (rows, gap_g, gap_f, gap_o, sp_ng, multi, unid, complete, empty_eol, empty_inat, empty_bio,
+         u_all, u_eol, u_inat, u_bio) = con.execute(
+            f"""SELECT count(*),
+                count(*) FILTER ({h('g')} AND ({' OR '.join(e(a) for a in 'kpcof')})),
+                count(*) FILTER ({e('g')} AND {h('f')} AND ({' OR '.join(e(a) for a in 'kpco')})),
+                count(*) FILTER ({e('g')} AND {e('f')} AND {h('o')} AND ({' OR '.join(e(a) for a in 'kpc')})),
+                count(*) FILTER ({h('s')} AND {e('g')} AND ({' OR '.join(h(a) for a in 'kpcof')})),
+                count(*) FILTER (contains(s, ' ')),
+                count(*) FILTER (s = '(unidentified)'),
+                count(*) FILTER ({' AND '.join(h(a) for a in 'kpcofgs')}),
+                count(*) FILTER (com = '' AND src = 'eol'),
+                count(*) FILTER (com = '' AND src = 'inat21'),
+                count(*) FILTER (com = '' AND src = 'bioscan'),
+                count(DISTINCT tup), count(DISTINCT tup) FILTER (src = 'eol'),
+                count(DISTINCT tup) FILTER (src = 'inat21'), count(DISTINCT tup) FILTER (src = 'bioscan')
+                FROM d"""
+        ).fetchone()
+        kingdoms = sorted(k for (k,) in con.execute("SELECT DISTINCT k FROM d WHERE k <> ''").fetchall())
+    finally:
+        con.close()
+    figures = {
+        "rows": int(rows),
+        "kingdoms": kingdoms,
+        "gap_missing_above_genus": int(gap_g),
+        "gap_missing_above_family": int(gap_f),
+        "gap_missing_above_order": int(gap_o),
+        "species_without_genus": int(sp_ng),
+        "multiword_species": int(multi),
+        "unidentified_species": int(unid),
+        "empty_common_by_source": {"eol": int(empty_eol), "inat21": int(empty_inat), "bioscan": int(empty_bio)},
+        "complete_rows": int(complete),
+        "complete_share": round(float(complete / rows), 4) if rows else 0.0,
+        "unique_taxa": {"all": int(u_all), "eol": int(u_eol), "inat21": int(u_inat), "bioscan": int(u_bio)},
+    }
+    figures["kingdom_count"] = len(kingdoms)
+    figures["hierarchy_gaps"] = gap_g + gap_f + gap_o + sp_ng
+    return figures
+
+
+taxa_figures_from_file = taxa_figures_from_parquet
+
+
+def rare_leaks(source, rules, examples: int = 20) -> dict:
+    """Rows of a catalog (Parquet/CSV path, frame or Arrow table) that the Rare Species rules exclude:
+    the species rule runs once per distinct seven-rank tuple, EOL images match by (content id,
+    page id), iNat21/BIOSCAN images by file name, all as joins in DuckDB.
+    Returns ``{"rows", "leaks", "examples": ["split/id", ...]}`` (examples in catalog order)."""
+    import pyarrow as pa
+
+    from tol10m_assets.columns import connect
+    from tol10m_assets.taxonomy import Taxon
+
+    con = connect()
+    try:
+        _register_catalog(con, source)
+        ranks = ", ".join(f"{_text(c)} AS {a}" for c, a in _R.items())
+        con.execute(
+            f"""CREATE TEMP VIEW r AS SELECT _row, split, treeoflife_id, {ranks},
+                TRY_CAST(eol_content_id AS BIGINT) AS content, TRY_CAST(eol_page_id AS BIGINT) AS page,
+                eol_content_id IS NULL AS not_eol,
+                regexp_replace(coalesce(CAST(inat21_filename AS VARCHAR), CAST(bioscan_filename AS VARCHAR)), '^.*/', '') AS fname
+                FROM cat"""
+        )
+        distinct = con.execute("SELECT DISTINCT k, p, c, o, f, g, s FROM r").fetchall()
+        bad = [t for t in distinct if rules.excludes_species(Taxon(*t))]
+        cols = list("kpcofgs")
+        con.register("bad_species", pa.table({a: pa.array([t[i] for t in bad], pa.string()) for i, a in enumerate(cols)}))
+        pairs = sorted(rules.eol_images)
+        con.register("bad_eol", pa.table({"content": pa.array([p[0] for p in pairs], pa.int64()), "page": pa.array([p[1] for p in pairs], pa.int64())}))
+        con.register("bad_files", pa.table({"fname": pa.array(sorted(rules.files), pa.string())}))
+        same = " AND ".join(f"b.{a} = r.{a}" for a in cols)
+        leak = f"""(EXISTS (SELECT 1 FROM bad_species b WHERE {same})
+                   OR (NOT r.not_eol AND EXISTS (SELECT 1 FROM bad_eol b WHERE b.content = r.content AND b.page = r.page))
+                   OR (r.not_eol AND EXISTS (SELECT 1 FROM bad_files b WHERE b.fname = r.fname)))"""
+        rows, leaks = con.execute(f"SELECT count(*), count(*) FILTER ({leak}) FROM r").fetchone()
+        found = con.execute(f"SELECT split, treeoflife_id FROM r WHERE {leak} ORDER BY _row LIMIT {int(examples)}").fetchall()
+    finally:
+        con.close()
+    return {"rows": int(rows), "leaks": int(leaks), "examples": [f"{s}/{i}" for s, i in found]}
+
+
 DEFAULT_THRESHOLDS = {
     # figure: (warn when above, error when above); shares are of rows
     "hierarchy_gap_share": (0.01, 0.10),
