@@ -303,7 +303,7 @@ def taxa_figures_from_parquet(source) -> dict:
                 count(DISTINCT tup), count(DISTINCT tup) FILTER (src = 'eol'),
                 count(DISTINCT tup) FILTER (src = 'inat21'), count(DISTINCT tup) FILTER (src = 'bioscan')
                 FROM d"""
-        ).fetchone()
+        ).fetchall()[0]
         kingdoms = sorted(k for (k,) in con.execute("SELECT DISTINCT k FROM d WHERE k <> ''").fetchall())
     finally:
         con.close()
@@ -361,7 +361,7 @@ def rare_leaks(source, rules, examples: int = 20) -> dict:
         leak = f"""(EXISTS (SELECT 1 FROM bad_species b WHERE {same})
                    OR (NOT r.not_eol AND EXISTS (SELECT 1 FROM bad_eol b WHERE b.content = r.content AND b.page = r.page))
                    OR (r.not_eol AND EXISTS (SELECT 1 FROM bad_files b WHERE b.fname = r.fname)))"""
-        rows, leaks = con.execute(f"SELECT count(*), count(*) FILTER ({leak}) FROM r").fetchone()
+        rows, leaks = con.execute(f"SELECT count(*), count(*) FILTER ({leak}) FROM r").fetchall()[0]
         found = con.execute(f"SELECT split, treeoflife_id FROM r WHERE {leak} ORDER BY _row LIMIT {int(examples)}").fetchall()
     finally:
         con.close()

@@ -142,7 +142,7 @@ def published_for(layout: SourceLayout, chunking: Chunking) -> dict[str, pd.Data
 
 def list_mapping_sources(layout: SourceLayout, chunking: Chunking) -> list[pa.Table]:
     """The listing of every source (Arrow tables in source order) the mapping is built from."""
-    return list(list_sources(layout, chunking))
+    return [t for t in list_sources(layout, chunking) if t.num_rows]
 
 
 def source_roots(layout: SourceLayout, chunking: Chunking) -> list[str]:
@@ -168,28 +168,43 @@ _IDENTITY_SQL = (
 
 
 def _register_listing(con, listing: Iterable[pa.Table | Path | str]) -> None:
-    """View ``listing``: the listing tables (or Parquet files of them) with ``_ord``, the row's place."""
-    parts, offset = [], 0
-    for i, item in enumerate(listing):
+    """View ``listing``: the listing tables (or Parquet files of them) with ``_ord``, the row's place.
+    Consecutive Arrow tables are registered as one (zero-copy concatenation)."""
+    parts: list[str] = []
+    offset = 0
+    pending: list[pa.Table] = []
+
+    def add_tables() -> None:
+        nonlocal offset
+        if not pending:
+            return
+        table = pa.concat_tables([t.select(LISTING_SCHEMA.names).cast(LISTING_SCHEMA) for t in pending])
+        n = table.num_rows
+        table = table.append_column("_ord", pa.array(np.arange(offset, offset + n, dtype=np.int64)))
+        name = f"_l{len(parts)}"
+        con.register(name, table)
+        parts.append(name)
+        offset += n
+        pending.clear()
+
+    for item in listing:
         if isinstance(item, (str, Path)):
+            add_tables()
             n = pq.read_metadata(item).num_rows
+            name = f"_l{len(parts)}"
             con.execute(
-                f"CREATE TEMP VIEW _l{i} AS SELECT * EXCLUDE (file_row_number), file_row_number + {offset} AS _ord"
+                f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (file_row_number), file_row_number + {offset} AS _ord"
                 f" FROM read_parquet('{_quote(item)}', file_row_number = true)"
             )
+            parts.append(name)
+            offset += n
         else:
-            n = item.num_rows
-            table = item.select(LISTING_SCHEMA.names).cast(LISTING_SCHEMA)
-            table = table.append_column("_ord", pa.array(np.arange(offset, offset + n, dtype=np.int64)))
-            con.register(f"_a{i}", table)
-            con.execute(f"CREATE TEMP VIEW _l{i} AS SELECT * FROM _a{i}")
-        parts.append(f"SELECT {', '.join(LISTING_SCHEMA.names)}, _ord FROM _l{i}")
-        offset += n
-    if not parts:
-        empty = LISTING_SCHEMA.empty_table()
-        con.register("_a_empty", empty)
-        parts.append(f"SELECT {', '.join(LISTING_SCHEMA.names)}, 0::BIGINT AS _ord FROM _a_empty")
-    con.execute("CREATE TEMP VIEW listing AS " + " UNION ALL ".join(parts))
+            pending.append(item)
+    if not parts and not pending:
+        pending.append(LISTING_SCHEMA.empty_table())
+    add_tables()
+    cols = ", ".join(LISTING_SCHEMA.names)
+    con.execute("CREATE TEMP VIEW listing AS " + " UNION ALL ".join(f"SELECT {cols}, _ord FROM {p}" for p in parts))
 
 
 def _quote(path) -> str:
@@ -251,10 +266,10 @@ def write_mapping(
                 raise ValueError("reproduce mode needs the published mapping tables")
             _register_published(con, published)
         con.execute(f"CREATE TEMP VIEW cand AS {_CANDIDATES[mode]}")
-        bad, good = con.execute("SELECT count(*) FILTER (bad_name), count(*) FILTER (NOT bad_name) FROM listing").fetchone()
+        bad, good = con.execute("SELECT count(*) FILTER (bad_name), count(*) FILTER (NOT bad_name) FROM listing").fetchall()[0]
         unknown = 0
         if mode == "reproduce":
-            unknown = con.execute("SELECT count(*) FROM cand WHERE treeoflife_id IS NULL").fetchone()[0]
+            unknown = con.execute("SELECT count(*) FROM cand WHERE treeoflife_id IS NULL").fetchall()[0][0]
         cols = ", ".join(f"c.{c}" for c in COLUMNS)
         reader = con.sql(
             f"""
