@@ -239,10 +239,10 @@ def unique_taxa(catalog: pd.DataFrame) -> dict[str, int]:
     """Unique seven-rank tuples in the whole dataset and per source (train_small excluded)."""
     df = catalog[catalog["split"] != "train_small"]
     source = source_of(df)
-    tuples = df[RANK_COLUMNS].astype(str).agg("\x1f".join, axis=1) if len(df) else pd.Series(dtype=str)
-    out = {"all": int(tuples.nunique())}
+    ranks = df[RANK_COLUMNS].astype(str)  # distinct rows, hashed by pandas (no Python call per row)
+    out = {"all": len(ranks.drop_duplicates())}
     for s in ("eol", "inat21", "bioscan"):
-        out[s] = int(tuples[source == s].nunique())
+        out[s] = len(ranks[(source == s).to_numpy()].drop_duplicates())
     return out
 
 
