@@ -9,6 +9,7 @@ import csv
 import io
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -20,12 +21,16 @@ ROW_GROUP = 1024 * 1024  # pyarrow's default row group length (pandas' to_parque
 BATCH = 256 * 1024
 MEMORY_ENV = "TOL10M_DUCKDB_MEMORY"  # e.g. "3GB"; DuckDB spills sorts, joins and aggregates beyond it
 DEFAULT_MEMORY = "3GB"
+TEMP_ENV = "TOL10M_DUCKDB_TEMP"
 
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to a temp directory beyond ``$TOL10M_DUCKDB_MEMORY``."""
+    """An in-memory DuckDB that spills to a temp directory (``$TOL10M_DUCKDB_TEMP``, else the system
+    temp dir) beyond ``$TOL10M_DUCKDB_MEMORY`` (default 3GB)."""
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{_memory_setting()}'")
+    spill = Path(os.environ.get(TEMP_ENV) or tempfile.gettempdir()) / f"tol10m-duckdb-{os.getpid()}"
+    con.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
     con.execute("SET preserve_insertion_order = true")
     if threads:
         con.execute(f"SET threads = {int(threads)}")

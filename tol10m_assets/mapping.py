@@ -150,14 +150,18 @@ def source_roots(layout: SourceLayout, chunking: Chunking) -> list[str]:
     return [str(eol_dir(layout, chunking.mode)[0]), str(layout.inat21_train), str(layout.bioscan_images)]
 
 
-def _uuid5_sql(ident: str) -> str:
-    """SQL for ``str(uuid.uuid5(NAMESPACE, ident))``: SHA-1 of namespace + UTF-8 name, version 5, RFC variant."""
-    h = f"sha1(unhex('{NAMESPACE.hex}') || encode({ident}))"
+def _uuid5_sql(h: str) -> str:
+    """SQL for ``str(uuid.uuid5(NAMESPACE, name))`` from ``h``, the hex SHA-1 of namespace + UTF-8
+    name (:func:`_sha1_sql`): version 5, RFC 4122 variant."""
     return (
-        f"(SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-5' || substr(h, 14, 3) || '-'"
-        f" || substr('89ab89ab89ab89ab', instr('0123456789abcdef', substr(h, 17, 1)), 1) || substr(h, 18, 3)"
-        f" || '-' || substr(h, 21, 12) FROM (SELECT {h} AS h))"
+        f"substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-5' || substr({h}, 14, 3) || '-'"
+        f" || substr('89ab89ab89ab89ab', instr('0123456789abcdef', substr({h}, 17, 1)), 1) || substr({h}, 18, 3)"
+        f" || '-' || substr({h}, 21, 12)"
     )
+
+
+def _sha1_sql(name: str) -> str:
+    return f"sha1(unhex('{NAMESPACE.hex}') || encode({name}))"
 
 
 _IDENTITY_SQL = (
@@ -224,9 +228,9 @@ def _register_published(con, published: dict[str, pd.DataFrame]) -> None:
 
 _CANDIDATES = {
     "generate": f"""
-        SELECT {_uuid5_sql(_IDENTITY_SQL)} AS treeoflife_id, source, partition, origin, eol_content_id, eol_page_id,
+        SELECT {_uuid5_sql("_h")} AS treeoflife_id, source, partition, origin, eol_content_id, eol_page_id,
                inat21_filename, inat21_cls_name, inat21_cls_num, bioscan_part, bioscan_filename, _ord
-        FROM listing WHERE NOT bad_name""",
+        FROM (SELECT *, {_sha1_sql(_IDENTITY_SQL)} AS _h FROM listing WHERE NOT bad_name)""",
     "reproduce": """
         SELECT CASE g.source WHEN 'eol' THEN pe.evobio10m_id WHEN 'inat21' THEN pi.evobio10m_id ELSE pb.evobio10m_id END
                    AS treeoflife_id,
