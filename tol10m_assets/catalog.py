@@ -357,12 +357,19 @@ def rare_leaks(source, rules, examples: int = 20) -> dict:
         pairs = sorted(rules.eol_images)
         con.register("bad_eol", pa.table({"content": pa.array([p[0] for p in pairs], pa.int64()), "page": pa.array([p[1] for p in pairs], pa.int64())}))
         con.register("bad_files", pa.table({"fname": pa.array(sorted(rules.files), pa.string())}))
-        same = " AND ".join(f"b.{a} = r.{a}" for a in cols)
-        leak = f"""(EXISTS (SELECT 1 FROM bad_species b WHERE {same})
-                   OR (NOT r.not_eol AND EXISTS (SELECT 1 FROM bad_eol b WHERE b.content = r.content AND b.page = r.page))
-                   OR (r.not_eol AND EXISTS (SELECT 1 FROM bad_files b WHERE b.fname = r.fname)))"""
-        rows, leaks = con.execute(f"SELECT count(*), count(*) FILTER ({leak}) FROM r").fetchall()[0]
-        found = con.execute(f"SELECT split, treeoflife_id FROM r WHERE {leak} ORDER BY _row LIMIT {int(examples)}").fetchall()
+        # the three rule tables hold distinct keys: the left joins never repeat a catalog row
+        con.execute(
+            f"""CREATE TEMP VIEW flagged AS SELECT r._row, r.split, r.treeoflife_id,
+                    (b.k IS NOT NULL OR e.content IS NOT NULL OR f.fname IS NOT NULL) AS leak
+                FROM r
+                LEFT JOIN bad_species b ON {" AND ".join(f"b.{a} = r.{a}" for a in cols)}
+                LEFT JOIN bad_eol e ON NOT r.not_eol AND e.content = r.content AND e.page = r.page
+                LEFT JOIN bad_files f ON r.not_eol AND f.fname = r.fname"""
+        )
+        rows, leaks = con.execute("SELECT count(*), count(*) FILTER (leak) FROM flagged").fetchall()[0]
+        found = []
+        if leaks:
+            found = con.execute(f"SELECT split, treeoflife_id FROM flagged WHERE leak ORDER BY _row LIMIT {int(examples)}").fetchall()
     finally:
         con.close()
     return {"rows": int(rows), "leaks": int(leaks), "examples": [f"{s}/{i}" for s, i in found]}
