@@ -359,7 +359,19 @@ def run_stage_here(name: str, work: Path) -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu0
     return {"stage": name, "rows": int(rows), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+            "peak_rss_mb": round(peak_rss_kb(usage) / 1024)}
+
+
+def peak_rss_kb(usage) -> int:
+    """This process's peak RSS: VmHWM (its own address space; ``ru_maxrss`` also counts what a
+    forked parent had resident), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return usage.ru_maxrss
 
 
 def run_stage(name: str, work: Path) -> dict:
