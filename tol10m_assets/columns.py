@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -159,11 +160,7 @@ def write_csv_lines(path: Path, header: str, reader) -> int:
             f.write(header.encode())
             for batch in reader:
                 arr = batch.column(0)
-                if isinstance(arr, pa.ChunkedArray):
-                    chunks = arr.chunks
-                else:
-                    chunks = [arr]
-                for chunk in chunks:
+                for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
                     rows += len(chunk)
                     f.write(_string_bytes(chunk))
         os.replace(tmp, path)
@@ -182,8 +179,6 @@ def _string_bytes(arr: pa.Array) -> memoryview | bytes:
     if pa.types.is_string_view(arr.type):
         arr = arr.cast(pa.large_string())
     offset_type = "int64" if pa.types.is_large_string(arr.type) else "int32"
-    import numpy as np
-
     _, offsets_buf, data = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=offset_type)[arr.offset : arr.offset + len(arr) + 1]
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])]

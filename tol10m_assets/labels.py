@@ -40,9 +40,9 @@ def _named_rows(named) -> dict:
 
 
 def _lookup_frame(keys: list[str], table: dict) -> pd.DataFrame:
-    """One row per lookup key, built column by column (captions-side work once per distinct answer)."""
-    from tol10m_assets.taxonomy import display_common
-
+    """One row per lookup key, built column by column; ranks, the display common name (looked up,
+    else scientific, else taxonomic: ``display_common``) and the provenance JSON once per distinct
+    taxon / provenance object."""
     columns = [*keys, *LABEL_COLUMNS[1:]]
     if not table:
         return pd.DataFrame([], columns=columns)
@@ -67,7 +67,6 @@ def _lookup_frame(keys: list[str], table: dict) -> pd.DataFrame:
         if prov is None:
             prov = by_provenance[id(named.provenance)] = json.dumps(named.provenance, sort_keys=True, ensure_ascii=False)
         provenance.append(prov)
-    assert display_common  # the rule above: looked up, else scientific, else taxonomic
     return pd.DataFrame(out, columns=columns)
 
 
