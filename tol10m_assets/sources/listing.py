@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from tol10m_assets.errors import MissingSourceError
 from tol10m_assets.layout import SourceLayout
-from tol10m_assets.sources.chunks import bioscan_partition, eol_partition, inat21_partition
+from tol10m_assets.sources.chunks import bioscan_partition, inat21_partition
 from tol10m_assets.sources.images import (
     BIOSCAN_PART_RE,
     INAT21_CLASS_RE,
@@ -135,7 +135,6 @@ def list_bioscan(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]
 def list_eol(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
     """EOL members (names only) of every image set, in set order. Switch point for a member index."""
     for tar_path in eol_image_sets(layout, chunking.mode):
-        eol_partition(tar_path.name)
         yield from listing_from_images(rec for rec, _ in _iter_eol_tar(tar_path, chunking.mode, False))
 
 

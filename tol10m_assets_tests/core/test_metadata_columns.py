@@ -136,3 +136,19 @@ def test_figures_of_a_catalog_parquet_match(worlds, tmp_path):
     assert catalog_core.taxa_figures_from_parquet(tmp_path / "catalog.parquet") == expected
     assert catalog_core.taxa_figures_from_parquet(frame) == expected
     assert json.dumps(catalog_core.taxa_figures(frame), sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_frame_functions_keep_their_signatures_and_results(worlds):
+    """build_mapping, resolve_lookups(frame), join_labels, assign_splits: the old calls, same frames."""
+    layout, chunking = SourceLayout.under(worlds[(300, 1)]), Chunking()
+    frame, left_out = mapping_core.build_mapping(layout, chunking)
+    want_frame, want_left_out = ref.build_mapping(layout, chunking)
+    pd.testing.assert_frame_equal(frame, want_frame)
+    assert left_out == want_left_out
+    pd.testing.assert_frame_equal(splits_core.assign_splits(frame["treeoflife_id"]), ref.assign_splits(frame["treeoflife_id"]))
+    lookups = labels_core.resolve_lookups(layout, frame, log=lambda *a: None)
+    want_lookups = ref.resolve_lookups(layout, want_frame, log=lambda *a: None)
+    assert lookups.keys() == want_lookups.keys()
+    for source in lookups:
+        pd.testing.assert_frame_equal(lookups[source], want_lookups[source])
+    pd.testing.assert_frame_equal(labels_core.join_labels(frame, lookups), ref.join_labels(want_frame, want_lookups))
