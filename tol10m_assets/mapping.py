@@ -408,6 +408,20 @@ def write_mapping_sqlite(path: Path, mapping: pd.DataFrame, splits: pd.DataFrame
     os.replace(tmp, path)
 
 
+def duplicate_counts(path: Path) -> dict[str, int]:
+    """For the ``mapping_ids_unique`` check, by column in DuckDB: images, repeated ids, repeated
+    source identities (NULLs equal, as ``DataFrame.duplicated``)."""
+    con = connect()
+    try:
+        rel = f"read_parquet('{_quote(path)}')"
+        ident = ", ".join(source_identity_columns())
+        images, ids = con.execute(f"SELECT count(*), count(DISTINCT treeoflife_id) FROM {rel}").fetchall()[0]
+        sources = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {ident} FROM {rel})").fetchall()[0][0]
+    finally:
+        con.close()
+    return {"images": int(images), "duplicate_ids": int(images - ids), "duplicate_source_images": int(images - sources)}
+
+
 def source_identity_columns() -> list[str]:
     """The columns that together name one source image."""
     return ["source", "eol_content_id", "eol_page_id", "inat21_cls_num", "inat21_filename", "bioscan_part", "bioscan_filename"]

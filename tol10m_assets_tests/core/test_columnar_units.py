@@ -185,3 +185,16 @@ def test_rare_leaks_and_figures_match_the_rowwise_code(tmp_path):
         filled = frame.fillna({c: "" for c in RANK_COLUMNS + ["common"]})
         assert catalog_core.taxa_figures_from_parquet(tmp_path / "c.parquet") == ref.taxa_figures(filled)
         assert catalog_core.taxa_figures(filled) == ref.taxa_figures(filled)
+
+
+def test_duplicate_counts_equal_pandas_duplicated(tmp_path):
+    imgs = odd_world(12)
+    frame = ref._frame([ref._row(img, ref.generated_id(img)) for img in imgs])
+    frame = pd.concat([frame, frame.iloc[[0, 1]], frame.iloc[[2]].assign(treeoflife_id="other")], ignore_index=True)
+    frame.to_parquet(tmp_path / "m.parquet", index=False)
+    got = mapping_core.duplicate_counts(tmp_path / "m.parquet")
+    assert got == {
+        "images": len(frame),
+        "duplicate_ids": int(frame["treeoflife_id"].duplicated().sum()),
+        "duplicate_source_images": int(frame.duplicated(mapping_core.source_identity_columns()).sum()),
+    } == {"images": 15, "duplicate_ids": 2, "duplicate_source_images": 3}
