@@ -218,6 +218,13 @@ def stage_mapping(work: Path) -> int:
     return mapping_core.write_mapping(listing, "generate", paths.mapping).rows
 
 
+def stage_mapping_check(work: Path) -> int:
+    from tol10m_assets import mapping as mapping_core
+
+    _, paths = _paths(work)
+    return mapping_core.duplicate_counts(paths.mapping)["images"]
+
+
 def stage_splits(work: Path) -> int:
     from tol10m_assets import mapping as mapping_core
     from tol10m_assets import splits as splits_core
@@ -335,6 +342,7 @@ def listing_figures(root: Path, files: int = 100_000, per_folder: int = 500) -> 
 # The lead adds "catalog from manifests" here (in place of the stand-in).
 STAGES = [
     ("mapping", stage_mapping, True),
+    ("mapping_ids_unique", stage_mapping_check, True),
     ("splits + mapping.sqlite", stage_splits, True),
     ("labels (lookups + join)", stage_labels, True),
     ("predicted catalog", stage_predicted_catalog, True),
