@@ -12,11 +12,20 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-import pandas as pd
+from dataclasses import dataclass, field
+from typing import Iterable
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tol10m_assets.columns import BATCH, ParquetSink, connect, pandas_schema
 from tol10m_assets.errors import InputFormatError, MissingSourceError
 from tol10m_assets.layout import SourceLayout
-from tol10m_assets.sources import Chunking, SourceImage, list_source_images
+from tol10m_assets.sources import Chunking, SourceImage
+from tol10m_assets.sources.images import eol_dir
+from tol10m_assets.sources.listing import LISTING_SCHEMA, list_sources
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_OID, "tol10m-assets/treeoflife_id")
 
@@ -34,6 +43,7 @@ COLUMNS = [
     "bioscan_filename",
 ]
 INT_COLUMNS = ["eol_content_id", "eol_page_id", "inat21_cls_num", "bioscan_part"]
+MAPPING_SCHEMA = pandas_schema({c: "Int64" if c in INT_COLUMNS else "string" for c in COLUMNS})
 PUBLISHED_TABLES = {
     "eol": ["content_id", "page_id", "evobio10m_id"],
     "inat21": ["filename", "cls_name", "cls_num", "evobio10m_id"],
@@ -101,44 +111,263 @@ def read_published_mapping(path: Path) -> dict[str, pd.DataFrame]:
 
 
 def build_mapping(layout: SourceLayout, chunking: Chunking) -> tuple[pd.DataFrame, dict]:
-    """The mapping frame (one row per source image, sorted) and figures about what was left out."""
-    stats = {"bad_member_name": 0, "duplicate_source_image": 0, "not_in_published_mapping": 0}
-    published = read_published_mapping(layout.published_mapping) if chunking.mode == "reproduce" else None
-    if published is not None:
-        eol_ids = {
-            r.evobio10m_id: (int(r.content_id), int(r.page_id)) for r in published["eol"].itertuples(index=False)
-        }
-        inat_ids = {(int(r.cls_num), r.filename): r.evobio10m_id for r in published["inat21"].itertuples(index=False)}
-        bio_ids = {(int(r.part), r.filename): r.evobio10m_id for r in published["bioscan"].itertuples(index=False)}
-    rows: list[dict] = []
-    seen: set[str] = set()
-    for img in list_source_images(layout, chunking):
-        if img.bad_name:
-            stats["bad_member_name"] += 1
-            continue
-        if published is None:
-            tid = generated_id(img)
-        elif img.source == "eol":
-            tid = img.published_id
-            if tid not in eol_ids:
-                tid = None
-            else:
-                content, page = eol_ids[tid]
-                img = SourceImage("eol", img.partition, img.origin, content, page, published_id=tid)
-        elif img.source == "inat21":
-            tid = inat_ids.get((img.inat21_cls_num, img.inat21_filename))
+    """The mapping frame (one row per source image, sorted) and figures about what was left out.
+
+    Small worlds and tests; the asset streams the same rows to Parquet with :func:`write_mapping`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "mapping.parquet"
+        summary = write_mapping(list_mapping_sources(layout, chunking), chunking.mode, out, published_for(layout, chunking))
+        frame = pd.read_parquet(out)
+    return frame, summary.left_out
+
+
+class EmptyMappingError(RuntimeError):
+    """A listing found no image where a non-empty mapping exists (sources unmounted or moved?)."""
+
+
+@dataclass
+class MappingSummary:
+    rows: int
+    per_source: dict[str, int]
+    partitions: list[str]
+    left_out: dict[str, int] = field(default_factory=dict)
+
+
+def published_for(layout: SourceLayout, chunking: Chunking) -> dict[str, pd.DataFrame] | None:
+    """The published tables in reproduce mode, else None."""
+    return read_published_mapping(layout.published_mapping) if chunking.mode == "reproduce" else None
+
+
+def list_mapping_sources(layout: SourceLayout, chunking: Chunking) -> list[pa.Table]:
+    """The listing of every source (Arrow tables in source order) the mapping is built from."""
+    return [t for t in list_sources(layout, chunking) if t.num_rows]
+
+
+def source_roots(layout: SourceLayout, chunking: Chunking) -> list[str]:
+    """The folders the images are listed from (named by the empty-mapping error)."""
+    return [str(eol_dir(layout, chunking.mode)[0]), str(layout.inat21_train), str(layout.bioscan_images)]
+
+
+def _uuid5_sql(h: str) -> str:
+    """SQL for ``str(uuid.uuid5(NAMESPACE, name))`` from ``h``, the hex SHA-1 of namespace + UTF-8
+    name (:func:`_sha1_sql`): version 5, RFC 4122 variant."""
+    return (
+        f"substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-5' || substr({h}, 14, 3) || '-'"
+        f" || substr('89ab89ab89ab89ab', instr('0123456789abcdef', substr({h}, 17, 1)), 1) || substr({h}, 18, 3)"
+        f" || '-' || substr({h}, 21, 12)"
+    )
+
+
+def _sha1_sql(name: str) -> str:
+    return f"sha1(unhex('{NAMESPACE.hex}') || encode({name}))"
+
+
+_IDENTITY_SQL = (
+    "CASE source WHEN 'eol' THEN 'eol/' || eol_content_id || '/' || eol_page_id"
+    " WHEN 'inat21' THEN 'inat21/' || inat21_cls_num || '/' || inat21_filename"
+    " ELSE 'bioscan/' || bioscan_part || '/' || bioscan_filename END"
+)
+
+
+def _register_listing(con, listing: Iterable[pa.Table | Path | str]) -> None:
+    """View ``listing``: the listing tables (or Parquet files of them) with ``_ord``, the row's place.
+    Consecutive Arrow tables are registered as one (zero-copy concatenation)."""
+    parts: list[str] = []
+    offset = 0
+    pending: list[pa.Table] = []
+
+    def add_tables() -> None:
+        nonlocal offset
+        if not pending:
+            return
+        table = pa.concat_tables([t.select(LISTING_SCHEMA.names).cast(LISTING_SCHEMA) for t in pending])
+        n = table.num_rows
+        table = table.append_column("_ord", pa.array(np.arange(offset, offset + n, dtype=np.int64)))
+        name = f"_l{len(parts)}"
+        con.register(name, table)
+        parts.append(name)
+        offset += n
+        pending.clear()
+
+    for item in listing:
+        if isinstance(item, (str, Path)):
+            add_tables()
+            n = pq.read_metadata(item).num_rows
+            name = f"_l{len(parts)}"
+            con.execute(
+                f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (file_row_number), file_row_number + {offset} AS _ord"
+                f" FROM read_parquet('{_quote(item)}', file_row_number = true)"
+            )
+            parts.append(name)
+            offset += n
         else:
-            tid = bio_ids.get((img.bioscan_part, img.bioscan_filename))
-        if tid is None:
-            stats["not_in_published_mapping"] += 1
-            continue
-        if tid in seen:
-            stats["duplicate_source_image"] += 1
-            continue
-        seen.add(tid)
-        rows.append(_row(img, tid))
-    df = _frame(rows).sort_values(["partition", "origin"], kind="stable").reset_index(drop=True)
-    return df, stats
+            pending.append(item)
+    if not parts and not pending:
+        pending.append(LISTING_SCHEMA.empty_table())
+    add_tables()
+    cols = ", ".join(LISTING_SCHEMA.names)
+    con.execute("CREATE TEMP VIEW listing AS " + " UNION ALL ".join(f"SELECT {cols}, _ord FROM {p}" for p in parts))
+
+
+def _quote(path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _register_published(con, published: dict[str, pd.DataFrame]) -> None:
+    """The published tables, one row per key (the last, as a dict built row by row keeps)."""
+    for table, key in (("eol", "evobio10m_id"), ("inat21", "cls_num, filename"), ("bioscan", "part, filename")):
+        frame = published[table].reset_index(drop=True).assign(_ord=lambda f: range(len(f)))
+        con.register(f"_pub_{table}_raw", frame)
+        con.execute(
+            f"CREATE TEMP VIEW pub_{table} AS SELECT * FROM _pub_{table}_raw"
+            f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _ord DESC) = 1"
+        )
+
+
+_CANDIDATES = {
+    "generate": f"""
+        SELECT {_uuid5_sql("_h")} AS treeoflife_id, source, partition, origin, eol_content_id, eol_page_id,
+               inat21_filename, inat21_cls_name, inat21_cls_num, bioscan_part, bioscan_filename, _ord
+        FROM (SELECT *, {_sha1_sql(_IDENTITY_SQL)} AS _h FROM listing WHERE NOT bad_name)""",
+    "reproduce": """
+        SELECT CASE g.source WHEN 'eol' THEN pe.evobio10m_id WHEN 'inat21' THEN pi.evobio10m_id ELSE pb.evobio10m_id END
+                   AS treeoflife_id,
+               g.source, g.partition, g.origin,
+               CASE WHEN g.source = 'eol' THEN CAST(pe.content_id AS BIGINT) ELSE g.eol_content_id END AS eol_content_id,
+               CASE WHEN g.source = 'eol' THEN CAST(pe.page_id AS BIGINT) ELSE g.eol_page_id END AS eol_page_id,
+               g.inat21_filename, g.inat21_cls_name, g.inat21_cls_num, g.bioscan_part, g.bioscan_filename, g._ord
+        FROM listing g
+        LEFT JOIN pub_eol pe ON g.source = 'eol' AND g.published_id = pe.evobio10m_id
+        LEFT JOIN pub_inat21 pi ON g.source = 'inat21' AND g.inat21_cls_num = CAST(pi.cls_num AS BIGINT)
+                                AND g.inat21_filename = pi.filename
+        LEFT JOIN pub_bioscan pb ON g.source NOT IN ('eol', 'inat21') AND g.bioscan_part = CAST(pb.part AS BIGINT)
+                                 AND g.bioscan_filename = pb.filename
+        WHERE NOT g.bad_name""",
+}
+
+
+def write_mapping(
+    listing: Iterable[pa.Table | Path | str],
+    mode: str,
+    out: Path,
+    published: dict[str, pd.DataFrame] | None = None,
+    roots: Iterable[str] = (),
+) -> MappingSummary:
+    """The mapping, streamed from the listing to ``out`` (Parquet, the bytes ``to_parquet`` of the
+    sorted frame gives) by DuckDB: ids (UUID5 in SQL, or the published ones), first listing of an
+    id kept, rows sorted by partition and origin. Refuses to replace a non-empty mapping by an empty
+    one (:class:`EmptyMappingError`, naming ``roots``)."""
+    if mode not in _CANDIDATES:
+        raise ValueError(f"mode must be generate or reproduce, not {mode!r}")
+    out = Path(out)
+    con = connect()
+    try:
+        _register_listing(con, listing)
+        if mode == "reproduce":
+            if published is None:
+                raise ValueError("reproduce mode needs the published mapping tables")
+            _register_published(con, published)
+        con.execute(f"CREATE TEMP VIEW cand AS {_CANDIDATES[mode]}")
+        bad, good = con.execute("SELECT count(*) FILTER (bad_name), count(*) FILTER (NOT bad_name) FROM listing").fetchall()[0]
+        unknown = 0
+        if mode == "reproduce":
+            unknown = con.execute("SELECT count(*) FROM cand WHERE treeoflife_id IS NULL").fetchall()[0][0]
+        cols = ", ".join(f"c.{c}" for c in COLUMNS)
+        reader = con.sql(
+            f"""
+            WITH dup AS (SELECT treeoflife_id, min(_ord) AS keep FROM cand WHERE treeoflife_id IS NOT NULL
+                         GROUP BY treeoflife_id HAVING count(*) > 1)
+            SELECT {cols} FROM cand c LEFT JOIN dup d USING (treeoflife_id)
+            WHERE c.treeoflife_id IS NOT NULL AND (d.keep IS NULL OR c._ord = d.keep)
+            ORDER BY c.partition, c.origin, c._ord
+            """
+        ).to_arrow_reader(BATCH)
+        sink = ParquetSink(out, MAPPING_SCHEMA)
+        try:
+            for batch in reader:
+                sink.write(batch)
+            rows = sink.rows + sink.pending_rows
+            if rows == 0:
+                refuse_empty_mapping(out, list(roots))
+        except BaseException:
+            sink.abort()
+            raise
+        sink.close()
+        per_source = dict(
+            con.execute(f"SELECT source, count(*) FROM read_parquet('{_quote(out)}') GROUP BY source ORDER BY source").fetchall()
+        )
+        partitions = sorted(r[0] for r in con.execute(f"SELECT DISTINCT partition FROM read_parquet('{_quote(out)}')").fetchall())
+    finally:
+        con.close()
+    left_out = {"bad_member_name": int(bad), "duplicate_source_image": int(good - unknown - rows), "not_in_published_mapping": int(unknown)}
+    return MappingSummary(rows, {k: int(v) for k, v in per_source.items()}, partitions, left_out)
+
+
+def refuse_empty_mapping(existing: Path, roots: list[str]) -> None:
+    """Raise :class:`EmptyMappingError` when ``existing`` is a mapping with rows (an empty listing
+    must not replace it)."""
+    existing = Path(existing)
+    if not existing.exists():
+        return
+    try:
+        have = pq.read_metadata(existing).num_rows
+    except Exception:  # an unreadable old file is replaced
+        return
+    if have:
+        where = ", ".join(roots) or "(no source roots given)"
+        raise EmptyMappingError(
+            f"{existing}: refusing to replace a mapping of {have} images by an empty one: no source image was "
+            f"listed under {where} (are the sources mounted? remove {existing.name} to start from nothing)"
+        )
+
+
+def mapping_summary(path: Path) -> MappingSummary:
+    """Rows, rows per source and partitions of a written mapping (read by column)."""
+    con = connect()
+    try:
+        rel = f"read_parquet('{_quote(path)}')"
+        per_source = dict(con.execute(f"SELECT source, count(*) FROM {rel} GROUP BY source").fetchall())
+        partitions = sorted(r[0] for r in con.execute(f"SELECT DISTINCT partition FROM {rel}").fetchall())
+    finally:
+        con.close()
+    return MappingSummary(sum(per_source.values()), {k: int(v) for k, v in sorted(per_source.items())}, partitions)
+
+
+def write_mapping_sqlite_from_parquet(path: Path, mapping: Path, splits: Path) -> None:
+    """``mapping.sqlite`` (the original four tables) from the mapping and splits Parquet files, read
+    batch by batch; the same bytes as :func:`write_mapping_sqlite` of the frames."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect()
+    try:
+        with sqlite3.connect(tmp) as db:
+            db.execute("CREATE TABLE eol (content_id INTEGER, page_id INTEGER, evobio10m_id TEXT)")
+            db.execute("CREATE TABLE inat21 (filename TEXT, cls_name TEXT, cls_num INTEGER, evobio10m_id TEXT)")
+            db.execute("CREATE TABLE bioscan (part INTEGER, filename TEXT, evobio10m_id TEXT)")
+            db.execute("CREATE TABLE split (evobio10m_id TEXT, is_val INTEGER, is_train_small INTEGER)")
+            rel = f"read_parquet('{_quote(mapping)}')"
+            for table, cols, where in (
+                ("eol", "eol_content_id, eol_page_id, treeoflife_id", "source = 'eol'"),
+                ("inat21", "inat21_filename, inat21_cls_name, inat21_cls_num, treeoflife_id", "source = 'inat21'"),
+                ("bioscan", "bioscan_part, bioscan_filename, treeoflife_id", "source = 'bioscan'"),
+                ("split", "treeoflife_id, is_val::INTEGER, is_train_small::INTEGER", None),
+            ):
+                source = f"read_parquet('{_quote(splits)}')" if where is None else rel
+                sql = f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
+                marks = ", ".join("?" * len(cols.split(",")))
+                for batch in con.sql(sql).to_arrow_reader(BATCH):
+                    db.executemany(f"INSERT INTO {table} VALUES ({marks})", zip(*(c.to_pylist() for c in batch.columns)))
+            for table in ("eol", "inat21", "bioscan", "split"):
+                db.execute(f"CREATE INDEX {table}_id ON {table} (evobio10m_id)")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
 
 
 def write_mapping_sqlite(path: Path, mapping: pd.DataFrame, splits: pd.DataFrame | None = None) -> None:
@@ -177,6 +406,20 @@ def write_mapping_sqlite(path: Path, mapping: pd.DataFrame, splits: pd.DataFrame
         for table, key in (("eol", "evobio10m_id"), ("inat21", "evobio10m_id"), ("bioscan", "evobio10m_id"), ("split", "evobio10m_id")):
             con.execute(f"CREATE INDEX {table}_id ON {table} ({key})")
     os.replace(tmp, path)
+
+
+def duplicate_counts(path: Path) -> dict[str, int]:
+    """For the ``mapping_ids_unique`` check, by column in DuckDB: images, repeated ids, repeated
+    source identities (NULLs equal, as ``DataFrame.duplicated``)."""
+    con = connect()
+    try:
+        rel = f"read_parquet('{_quote(path)}')"
+        ident = ", ".join(source_identity_columns())
+        images, ids = con.execute(f"SELECT count(*), count(DISTINCT treeoflife_id) FROM {rel}").fetchall()[0]
+        sources = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {ident} FROM {rel})").fetchall()[0][0]
+    finally:
+        con.close()
+    return {"images": int(images), "duplicate_ids": int(images - ids), "duplicate_source_images": int(images - sources)}
 
 
 def source_identity_columns() -> list[str]:

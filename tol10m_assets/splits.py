@@ -8,10 +8,17 @@ of ``train`` and is a duplicate subset (its images are in ``train`` too). The or
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tol10m_assets.columns import BATCH, ParquetSink, pandas_schema
 
 SPLITS = ("train", "val", "train_small")
+SPLITS_SCHEMA = pandas_schema({"treeoflife_id": "string", "is_val": "bool", "is_train_small": "bool"})
 
 
 def unit_hash(seed: int, salt: str, treeoflife_id: str) -> float:
@@ -20,16 +27,79 @@ def unit_hash(seed: int, salt: str, treeoflife_id: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def assign_splits(ids, seed: int = 0, val_percent: float = 5.0, train_small_percent: float = 10.0) -> pd.DataFrame:
-    """``treeoflife_id, is_val, is_train_small`` for each id (in the given order)."""
+def unit_hashes(seed: int, salt: str, ids: list[str]) -> np.ndarray:
+    """:func:`unit_hash` of many ids at once (float64, the same values): one C hash call per id,
+    the arithmetic vectorised."""
+    prefix = f"{seed}/{salt}/"
+    blake = hashlib.blake2b
+    digests = b"".join([blake((prefix + i).encode(), digest_size=8).digest() for i in ids])
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2**64
+
+
+def _check_percent(val_percent: float, train_small_percent: float) -> None:
     if not (0 <= val_percent <= 100 and 0 <= train_small_percent <= 100):
         raise ValueError("split percentages must be between 0 and 100")
-    ids = list(ids)
-    is_val = [unit_hash(seed, "val", i) * 100 < val_percent for i in ids]
-    is_small = [
-        (not v) and unit_hash(seed, "train_small", i) * 100 < train_small_percent for i, v in zip(ids, is_val)
-    ]
+
+
+def split_flags(ids: list[str], seed: int = 0, val_percent: float = 5.0, train_small_percent: float = 10.0):
+    """``(is_val, is_train_small)`` boolean arrays for ``ids`` (as :func:`assign_splits` decides)."""
+    _check_percent(val_percent, train_small_percent)
+    is_val = unit_hashes(seed, "val", ids) * 100 < val_percent
+    is_small = ~is_val & (unit_hashes(seed, "train_small", ids) * 100 < train_small_percent)
+    return is_val, is_small
+
+
+def assign_splits(ids, seed: int = 0, val_percent: float = 5.0, train_small_percent: float = 10.0) -> pd.DataFrame:
+    """``treeoflife_id, is_val, is_train_small`` for each id (in the given order)."""
+    _check_percent(val_percent, train_small_percent)
+    ids = [str(i) for i in ids]
+    is_val, is_small = split_flags(ids, seed, val_percent, train_small_percent)
     return pd.DataFrame({"treeoflife_id": pd.array(ids, dtype="string"), "is_val": is_val, "is_train_small": is_small})
+
+
+def _published_index(published_split: pd.DataFrame) -> pd.DataFrame:
+    table = published_split.rename(columns={"evobio10m_id": "treeoflife_id"})
+    return table.drop_duplicates("treeoflife_id").set_index("treeoflife_id")
+
+
+def _override(ids: list[str], is_val: np.ndarray, is_small: np.ndarray, table: pd.DataFrame) -> None:
+    """Where the published table has the id, its flags (``astype(bool)``, as the original)."""
+    known = pd.Index(ids).isin(table.index)
+    if known.any():
+        rows = table.loc[pd.Index(ids)[known]]
+        is_val[known] = rows["is_val"].astype(bool).to_numpy()
+        is_small[known] = rows["is_train_small"].astype(bool).to_numpy()
+
+
+def write_splits(
+    mapping: Path,
+    out: Path,
+    seed: int = 0,
+    val_percent: float = 5.0,
+    train_small_percent: float = 10.0,
+    published_split: pd.DataFrame | None = None,
+) -> dict[str, dict[str, int]]:
+    """``splits.parquet`` streamed from the mapping's ids (batch by batch, mapping order); reproduce
+    mode: the published split table where it has the id. Returns split counts per source."""
+    _check_percent(val_percent, train_small_percent)
+    table = _published_index(published_split) if published_split is not None else None
+    counts: dict[str, dict[str, int]] = {}
+    with ParquetSink(out, SPLITS_SCHEMA) as sink:
+        for batch in pq.ParquetFile(mapping).iter_batches(BATCH, columns=["treeoflife_id", "source"]):
+            ids = batch.column(0).to_pylist()
+            is_val, is_small = split_flags(ids, seed, val_percent, train_small_percent)
+            if table is not None:
+                _override(ids, is_val, is_small, table)
+            sink.write(pa.table({"treeoflife_id": batch.column(0), "is_val": is_val, "is_train_small": is_small}))
+            sources = batch.column(1).to_numpy(zero_copy_only=False)
+            for source in np.unique(sources):
+                mask = sources == source
+                c = counts.setdefault(str(source), {"train": 0, "val": 0, "train_small": 0})
+                val = int(is_val[mask].sum())
+                c["train"] += int(mask.sum()) - val
+                c["val"] += val
+                c["train_small"] += int(is_small[mask].sum())
+    return dict(sorted(counts.items()))
 
 
 def splits_of(is_val: bool, is_train_small: bool) -> tuple[str, ...]:

@@ -1,7 +1,6 @@
 """mapping → splits → labels (taxonomy) → predicted catalog: thin wrappers around the core."""
 
 
-import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from tol10m_assets import catalog as catalog_core
@@ -39,57 +38,51 @@ def sync_partitions(context: AssetExecutionContext, keys: list[str]) -> dict[str
     return {"added": added, "removed": removed}
 
 
-@asset(group_name="mapping", deps=IMAGE_SOURCES, kinds={"parquet", "sqlite"})
+@asset(group_name="mapping", deps=IMAGE_SOURCES, kinds={"parquet"})
 def mapping(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """One treeoflife_id per source image (UUID5 in generate mode, published ids in reproduce mode)."""
-    paths = tol.paths()
-    frame, stats = mapping_core.build_mapping(tol.layout(), tol.chunking())
-    if frame.empty and paths.mapping.exists():
-        layout = tol.layout()
-        raise RuntimeError(
-            "the sources hold no image: refusing to replace the mapping by an empty one (look at "
-            f"{layout.eol_images}, {layout.inat21_train}, {layout.bioscan_images}; sources_root {tol.resolved_sources_root()})"
-        )
-    catalog_core.write_frame_atomic(frame, paths.mapping)
-    mapping_core.write_mapping_sqlite(paths.mapping_sqlite, frame)
-    partitions = sorted(frame["partition"].unique())
-    changes = sync_partitions(context, partitions)
-    per_source = frame["source"].value_counts().to_dict()
-    context.log.info(f"mapping: {len(frame)} images in {len(partitions)} shard partitions; {changes}")
+    """One treeoflife_id per source image (UUID5 in generate mode, published ids in reproduce mode).
+    Refuses to replace a non-empty mapping by an empty one (sources not mounted)."""
+    paths, layout, chunking = tol.paths(), tol.layout(), tol.chunking()
+    summary = mapping_core.write_mapping(
+        mapping_core.list_mapping_sources(layout, chunking),
+        chunking.mode,
+        paths.mapping,
+        mapping_core.published_for(layout, chunking),
+        mapping_core.source_roots(layout, chunking),
+    )
+    changes = sync_partitions(context, summary.partitions)
+    context.log.info(f"mapping: {summary.rows} images in {len(summary.partitions)} shard partitions; {changes}")
     return MaterializeResult(
         metadata={
-            "images": len(frame),
-            "images_per_source": MetadataValue.json({k: int(v) for k, v in sorted(per_source.items())}),
-            "shard_partitions": MetadataValue.json(partitions),
-            "left_out": MetadataValue.json(stats),
+            "images": summary.rows,
+            "images_per_source": MetadataValue.json(summary.per_source),
+            "shard_partitions": MetadataValue.json(summary.partitions),
+            "left_out": MetadataValue.json(summary.left_out),
             "path": MetadataValue.path(str(paths.mapping)),
-            "sqlite": MetadataValue.path(str(paths.mapping_sqlite)),
         }
     )
 
 
-@asset(group_name="mapping", deps=[mapping, "published_metadata"], kinds={"parquet"})
+@asset(group_name="mapping", deps=[mapping, "published_metadata"], kinds={"parquet", "sqlite"})
 def splits(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """val / train / train_small per id by a seeded hash (reproduce mode: the published split table)."""
+    """val / train / train_small per id by a seeded hash (reproduce mode: the published split table),
+    and ``mapping.sqlite`` (the original four tables), written once here where all four are known."""
     paths = tol.paths()
-    frame = pd.read_parquet(paths.mapping)
-    hash_args = dict(seed=tol.seed, val_percent=tol.val_percent, train_small_percent=tol.train_small_percent)
+    published = None
     if tol.mode == "reproduce":
         published = mapping_core.read_published_mapping(tol.layout().published_mapping)["split"]
-        table = splits_core.published_splits(frame["treeoflife_id"], published, **hash_args)
-    else:
-        table = splits_core.assign_splits(frame["treeoflife_id"], **hash_args)
-    catalog_core.write_frame_atomic(table, paths.splits)
-    mapping_core.write_mapping_sqlite(paths.mapping_sqlite, frame, table)
-    by_source = table.merge(frame[["treeoflife_id", "source"]], on="treeoflife_id")
-    counts = {
-        source: splits_core.split_counts(group) for source, group in sorted(by_source.groupby("source"), key=lambda g: g[0])
-    }
+    counts = splits_core.write_splits(
+        paths.mapping, paths.splits, seed=tol.seed, val_percent=tol.val_percent,
+        train_small_percent=tol.train_small_percent, published_split=published,
+    )
+    mapping_core.write_mapping_sqlite_from_parquet(paths.mapping_sqlite, paths.mapping, paths.splits)
+    totals = {s: sum(c[s] for c in counts.values()) for s in splits_core.SPLITS}
     return MaterializeResult(
         metadata={
-            **{f"{split}_images": n for split, n in splits_core.split_counts(table).items()},
+            **{f"{split}_images": n for split, n in totals.items()},
             "per_source": MetadataValue.json(counts),
             "path": MetadataValue.path(str(paths.splits)),
+            "sqlite": MetadataValue.path(str(paths.mapping_sqlite)),
         }
     )
 
@@ -98,16 +91,14 @@ def splits(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
 def labels(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
     """Seven ranks and a common name for every image, with provenance (the name lookups per source)."""
     paths = tol.paths()
-    frame = pd.read_parquet(paths.mapping)
-    lookups = labels_core.resolve_lookups(tol.layout(), frame, log=context.log.info)
+    lookups = labels_core.resolve_lookups(tol.layout(), paths.mapping, log=context.log.info)
     for source, table in lookups.items():
         catalog_core.write_frame_atomic(table, paths.lookup(source))
-    table = labels_core.join_labels(frame, lookups)
-    catalog_core.write_frame_atomic(table, paths.labels)
-    share = labels_core.complete_share(table, frame)
+    rows = labels_core.write_labels(paths.mapping, lookups, paths.labels)
+    share = labels_core.complete_share_from_parquet(paths.labels, paths.mapping)
     return MaterializeResult(
         metadata={
-            "images": len(table),
+            "images": rows,
             "complete_share_per_source": MetadataValue.json(share),
             "lookup_keys": MetadataValue.json({s: len(t) for s, t in lookups.items()}),
             "path": MetadataValue.path(str(paths.labels)),
@@ -119,14 +110,11 @@ def labels(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
 def predicted_catalog(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
     """The catalog as predicted before shards are written (``predicted-catalog.csv``; rare species still in)."""
     paths = tol.paths()
-    table = catalog_core.predicted_catalog(
-        pd.read_parquet(paths.mapping), pd.read_parquet(paths.splits), pd.read_parquet(paths.labels)
-    )
-    catalog_core.write_frame_atomic(table, paths.predicted_catalog)
+    counts = catalog_core.write_predicted_catalog(paths.mapping, paths.splits, paths.labels, paths.predicted_catalog)
     return MaterializeResult(
         metadata={
-            "rows": len(table),
-            "rows_per_split": MetadataValue.json(table["split"].value_counts().sort_index().to_dict()),
+            "rows": sum(counts.values()),
+            "rows_per_split": MetadataValue.json({s: n for s, n in sorted(counts.items()) if n}),
             "path": MetadataValue.path(str(paths.predicted_catalog)),
         }
     )

@@ -119,7 +119,7 @@ def test_sources_that_vanish_do_not_empty_the_mapping(fresh):
         (sources / folder).mkdir(parents=True)
     result = run(defs, instance, "prepare")
     assert not result.success
-    assert "no image" in failure_text(result).lower()
+    assert "by an empty one" in failure_text(result)
     assert paths.mapping.read_bytes() == mapping_before
     assert sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS)) == partitions
 
