@@ -232,3 +232,29 @@ def read_members(index: SetIndex, wanted: Iterable[Member]) -> Iterator[bytes]:
         raise InputFormatError(
             archive, f"truncated or corrupt archive ({type(exc).__name__}: {exc})", member=member.name if member else None
         ) from exc
+
+
+def _index_one(archive: Path):
+    try:
+        return set_index(archive), None
+    except InputFormatError as exc:  # sent back as its parts (its constructor takes more than the message)
+        return None, (exc.path, exc.message, exc.member)
+
+
+def ensure_indexes(archives: Iterable[Path], workers: int = 1) -> list[SetIndex]:
+    """The index of every set, building the missing or stale ones ``workers`` at a time (the
+    first listing of a folder of ``.tar.gz`` sets is one inflating pass per set)."""
+    archives = [Path(a) for a in archives]
+    todo = [a for a in archives if load_index(a) is None]
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
+            for _, error in pool.map(_index_one, todo):
+                if error:
+                    path, message, member = error
+                    raise InputFormatError(path, message, member=member)
+    return [set_index(a) for a in archives]

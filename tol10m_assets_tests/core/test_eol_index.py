@@ -198,3 +198,16 @@ def test_reading_members_of_a_set_damaged_after_indexing_names_archive_and_membe
     with pytest.raises(InputFormatError, match="image_set_01.tar.gz") as err:
         list(read_members(index, index.members))
     assert err.value.member in NAMES
+
+
+def test_indexes_of_many_sets_are_built_in_parallel_and_errors_name_the_set(tmp_path):
+    from tol10m_assets.sources.eolindex import ensure_indexes
+
+    sets = [make_set(tmp_path / f"image_set_0{i}.tar.gz", NAMES[: i + 1]) for i in range(1, 4)]
+    got = ensure_indexes(sets, workers=2)
+    assert [len(i.members) for i in got] == [2, 3, 4] and all(index_path(s).exists() for s in sets)
+    bad = make_set(tmp_path / "image_set_05.tar.gz", NAMES)
+    bad.write_bytes(bad.read_bytes()[:200])
+    index_path(sets[0]).unlink()
+    with pytest.raises(InputFormatError, match="image_set_05.tar.gz: truncated"):
+        ensure_indexes([sets[0], bad], workers=2)
