@@ -164,17 +164,17 @@ def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple
     in one sequential pass with ISA-L's inflate. Truncated or corrupt archives raise
     InputFormatError naming the archive."""
     index = set_index(tar_path)
-    records = list(_eol_records(index, mode))
     if not with_bytes:
-        for rec, _ in records:
+        for rec, _ in _eol_records(index, mode):
             yield rec, None
         return
     if not index.compressed:
-        for rec, m in records:
+        for rec, m in _eol_records(index, mode):
             yield rec, None if rec.bad_name else MemberSlice(index.archive, m.name, m.offset, m.size)
         return
-    data = read_members(index, (m for rec, m in records if not rec.bad_name))
-    for rec, _ in records:
+    # the same records twice, lazily: one pass picks the members to read, the other yields them
+    data = read_members(index, (m for rec, m in _eol_records(index, mode) if not rec.bad_name))
+    for rec, _ in _eol_records(index, mode):
         yield rec, None if rec.bad_name else next(data)
     for _ in data:  # reads the stream to its end: the gzip CRC is checked before the partition is published
         pass
