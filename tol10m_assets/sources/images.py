@@ -62,6 +62,14 @@ class SourceImage:
     skip_reason: str | None = None  # SKIP_BAD_MEMBER_NAME, SKIP_UNEXPECTED_PATH or SKIP_DUPLICATE
 
 
+# what each reason a reader sets means, for the skipped samples of a partition's stats
+SKIP_DETAILS = {
+    SKIP_BAD_MEMBER_NAME: "name does not fit the source layout",
+    SKIP_UNEXPECTED_PATH: "in a sub-folder the source layout does not have",
+    SKIP_DUPLICATE: "the same image again in its set (the first is kept)",
+}
+
+
 def skipped_image(source: str, partition: str, origin: str, reason: str) -> SourceImage:
     """A record that is counted under ``reason`` and never used."""
     return SourceImage(source, partition, origin, bad_name=True, skip_reason=reason)
