@@ -15,8 +15,8 @@ SKIP_NO_TAXON = "no_taxon"  # every one of the seven ranks is empty after lookup
 SKIP_RARE_SPECIES = "rare_species"  # excluded by the Rare Species benchmark lists (spec section 5)
 SKIP_NOT_IN_MAPPING = "not_in_mapping"  # an image the mapping does not list (reproduce mode)
 SKIP_BAD_MEMBER_NAME = "bad_member_name"  # an archive member / file whose name does not fit the layout
-SKIP_DUPLICATE = "duplicate"  # the same image again in its source (EOL: same ids in one set); the first is kept
-SKIP_UNEXPECTED_PATH = "unexpected_path"  # a member / file in a sub-folder the layout does not have
+SKIP_DUPLICATE = "duplicate"  # the same source image a second time (the first one is kept)
+SKIP_UNEXPECTED_PATH = "unexpected_path"  # an image in a sub-folder the source layout does not have
 SKIP_REASONS = (
     SKIP_CORRUPT_IMAGE,
     SKIP_NO_TAXON,

@@ -108,8 +108,9 @@ def build_index(archive: Path) -> SetIndex:
     st = archive.stat()
     members: list[Member] = []
     last = None
+    raw = open_stream(archive)  # a missing or unreadable file raises as it is (it names the file)
     try:
-        with open_stream(archive) as raw:
+        with raw:
             if archive.name.endswith(".gz"):  # a stream: never seek backwards in a gzip file
                 tar = tarfile.open(fileobj=raw, mode="r|", tarinfo=_EndAwareTarInfo, bufsize=STREAM_BUFFER)
             else:  # a header walk: tarfile seeks over the members' data
@@ -210,8 +211,9 @@ def read_members(index: SetIndex, wanted: Iterable[Member]) -> Iterator[bytes]:
     the archive; the rest of a gzip stream is read to its end, so its CRC is checked."""
     archive = index.archive
     member = None
+    f = open_stream(archive)
     try:
-        with open_stream(archive) as f:
+        with f:
             pos = 0
             for member in wanted:
                 if member.offset < pos:

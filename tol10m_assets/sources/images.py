@@ -61,6 +61,11 @@ class SourceImage:
     bad_name: bool = False  # not to be used (counted and skipped): True whenever skip_reason is set
     skip_reason: str | None = None  # SKIP_BAD_MEMBER_NAME, SKIP_UNEXPECTED_PATH or SKIP_DUPLICATE
 
+    @property
+    def skip_detail(self) -> str:
+        """What ``skip_reason`` means, for the skipped samples of a partition's stats."""
+        return SKIP_DETAILS.get(self.skip_reason, "") if self.skip_reason else ""
+
 
 # what each reason a reader sets means, for the skipped samples of a partition's stats
 SKIP_DETAILS = {
