@@ -6,7 +6,8 @@ Skips are decided in this order and counted by reason: ``bad_member_name``, ``no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import collections
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -15,10 +16,13 @@ import pandas as pd
 
 from tol10m_assets.errors import (
     SKIP_BAD_MEMBER_NAME,
+    SKIP_CORRUPT_IMAGE,
+    SKIP_DUPLICATE,
     SKIP_NO_TAXON,
     SKIP_NOT_IN_MAPPING,
     SKIP_RARE_SPECIES,
 )
+from tol10m_assets.faults import fault_point
 from tol10m_assets.labels import RANK_COLUMNS
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.paths import BuildPaths
@@ -105,8 +109,17 @@ def plan_samples(rows: pd.DataFrame, mode: str, rare=None) -> dict:
     return plan
 
 
-def iter_jobs(layout: SourceLayout, chunking: Chunking, partition: str, plan: dict, skipped: dict, skipped_samples: list):
-    """(SampleJob, image bytes) for every image of the partition that passes the rules; counts the rest."""
+def iter_jobs(
+    layout: SourceLayout,
+    chunking: Chunking,
+    partition: str,
+    plan: dict,
+    skipped: dict,
+    skipped_samples: list,
+    seen: set | None = None,
+):
+    """(SampleJob, image source) for every image of the partition that passes the rules; counts the
+    rest. ``seen`` collects the identities of the planned images found in the source."""
     from tol10m_assets.shards import SampleJob
 
     def skip(reason: str, img: SourceImage, detail: str, key: str = ""):
@@ -115,13 +128,23 @@ def iter_jobs(layout: SourceLayout, chunking: Chunking, partition: str, plan: di
             skipped_samples.append({"origin": img.origin, "key": key, "reason": reason, "detail": detail})
 
     for img, data in iter_partition_images(layout, chunking, partition):
+        reason = getattr(img, "skip_reason", None)
+        if reason:
+            skip(reason, img, getattr(img, "skip_detail", "") or reason)
+            continue
         if img.bad_name:
             skip(SKIP_BAD_MEMBER_NAME, img, "name does not fit the source layout")
             continue
-        planned = plan.get(identity_key(img, chunking.mode))
+        identity = identity_key(img, chunking.mode)
+        planned = plan.get(identity)
         if planned is None:
             skip(SKIP_NOT_IN_MAPPING, img, "no mapping row for this image")
             continue
+        if seen is not None:
+            if identity in seen:
+                skip(SKIP_DUPLICATE, img, "the same source image again in this partition", planned.treeoflife_id)
+                continue
+            seen.add(identity)
         if planned.texts is None:
             skip(SKIP_NO_TAXON, img, "every rank is empty after lookup", planned.treeoflife_id)
             continue
@@ -129,6 +152,74 @@ def iter_jobs(layout: SourceLayout, chunking: Chunking, partition: str, plan: di
             skip(SKIP_RARE_SPECIES, img, "excluded by the Rare Species lists", planned.treeoflife_id)
             continue
         yield SampleJob(planned.treeoflife_id, planned.splits, planned.texts, img.origin), data
+
+
+class UnknownPartition(ValueError):
+    """A partition key the mapping has no image for (never registered, or its source is gone)."""
+
+
+# skips of images the mapping planned: with the written ones they must add up to the plan
+PLANNED_SKIPS = (SKIP_NO_TAXON, SKIP_RARE_SPECIES, SKIP_CORRUPT_IMAGE)
+
+
+@dataclass
+class PartitionBuild:
+    """What one run of a partition did: written, checked, and committed or rejected."""
+
+    partition: str
+    result: object  # shards.PartitionResult
+    report: object  # shards.CheckReport (check_wds and the accounting)
+    accounting: dict
+    generation: Path
+    manifest: dict | None  # the committed manifest; None when the check failed (nothing published)
+
+    @property
+    def committed(self) -> bool:
+        return self.manifest is not None
+
+
+def account(planned: int, written: int, skipped: dict, missing: list, max_corrupt_share: float) -> tuple[dict, list[str]]:
+    """planned = written + skips of planned images, and the corrupt share under its limit."""
+    planned_skips = {r: skipped.get(r, 0) for r in PLANNED_SKIPS}
+    extra = {r: n for r, n in sorted(skipped.items()) if r not in PLANNED_SKIPS}
+    accounted = written + sum(planned_skips.values())
+    corrupt_share = skipped.get(SKIP_CORRUPT_IMAGE, 0) / planned if planned else 0.0
+    figures = {
+        "planned": planned,
+        "written": written,
+        "skipped_planned": planned_skips,
+        "not_planned": extra,
+        "missing": len(missing),
+        "corrupt_share": round(corrupt_share, 6),
+        "max_corrupt_share": max_corrupt_share,
+    }
+    problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} of {planned} planned images were not found in the source (e.g. {', '.join(missing[:5])}): "
+            "the source changed since the mapping was built, or an archive is incomplete; re-materialize `mapping`"
+        )
+    elif accounted != planned:
+        problems.append(f"planned {planned} images, written {written} + skipped {sum(planned_skips.values())} = {accounted}")
+    if corrupt_share > max_corrupt_share:
+        problems.append(
+            f"{skipped.get(SKIP_CORRUPT_IMAGE, 0)} of {planned} images are corrupt ({corrupt_share:.2%} > "
+            f"max_corrupt_share {max_corrupt_share:.2%}): look at the skipped samples; raise the setting if expected"
+        )
+    return figures, problems
+
+
+def _samples_table(records: dict) -> "pa.Table":
+    import pyarrow as pa
+
+    from tol10m_assets.catalog import ranks_from_tag
+
+    ranks_by_tag = {tag: ranks_from_tag(tag) for tag in set(records["tag"])}
+    columns = {"split": records["split"], "treeoflife_id": records["treeoflife_id"], "shard": records["shard"]}
+    for i, rank in enumerate(RANK_COLUMNS):
+        columns[rank] = [ranks_by_tag[tag][i] for tag in records["tag"]]
+    columns["common"] = records["common"]
+    return pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
 
 
 def build_partition(
@@ -142,22 +233,83 @@ def build_partition(
     workers: int = 1,
     max_samples: int = 100_000,
     max_bytes: int = 3_000_000_000,
+    max_corrupt_share: float = 0.01,
+    owner: dict | None = None,
     log=None,
-):
-    """Write one partition's shards; returns the shard writer's result with every skip reason merged."""
-    from tol10m_assets.catalog import write_json_atomic
-    from tol10m_assets.shards import write_partition
+) -> PartitionBuild:
+    """Write one partition into a new generation, check it, and commit it only if every check passes.
 
-    rows = load_partition_rows(paths, partition)
-    plan = plan_samples(rows, chunking.mode, rare)
-    skipped: dict[str, int] = {}
-    skipped_samples: list[dict] = []
-    jobs = iter_jobs(layout, chunking, partition, plan, skipped, skipped_samples)
-    result = write_partition(
-        paths.dataset, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes, log=log
-    )
-    for reason, n in skipped.items():
-        result.skipped[reason] = result.skipped.get(reason, 0) + n
-    result.skipped_samples[:0] = skipped_samples
-    write_json_atomic(result.to_json(), paths.stats(partition))
-    return result
+    Holds the partition's writer lock throughout (a second writer gets ``PartitionLocked`` at once).
+    A rejected generation stays on disk for inspection until the next run of the partition.
+    """
+    import pyarrow.parquet as pq
+
+    from tol10m_assets.shards import check_partition_shards, write_partition
+    from tol10m_assets.store import PartitionStore, hash_files
+
+    store = PartitionStore(paths.store)
+    with store.lock(partition, owner or {}):
+        removed = store.remove_uncommitted(partition)
+        if log and removed:
+            log(f"{partition}: removed {len(removed)} uncommitted generation(s) of earlier runs")
+        rows = load_partition_rows(paths, partition)
+        if rows.empty:
+            raise UnknownPartition(
+                f"partition {partition} has no image in the mapping ({paths.mapping}): partition keys come from "
+                "the `mapping` asset; materialize it, and pick one of the partitions it registers"
+            )
+        plan = plan_samples(rows, chunking.mode, rare)
+        skipped: dict[str, int] = {}
+        skipped_samples: list[dict] = []
+        seen: set = set()
+        records: dict[str, list] = {k: [] for k in ("split", "treeoflife_id", "shard", "tag", "common")}
+
+        def on_sample(split, job, shard):
+            records["split"].append(split)
+            records["treeoflife_id"].append(job.key)
+            records["shard"].append(shard)
+            records["tag"].append(job.texts["taxonTag.txt"])
+            records["common"].append(job.texts["common_name.txt"])
+
+        generation = store.new_generation(partition)
+        jobs = iter_jobs(layout, chunking, partition, plan, skipped, skipped_samples, seen)
+        result = write_partition(
+            generation, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes,
+            log=log, on_sample=on_sample,
+        )
+        for reason, n in skipped.items():
+            result.skipped[reason] = result.skipped.get(reason, 0) + n
+        result.skipped_samples[:0] = skipped_samples
+        fault_point("partition.written")
+
+        report = check_partition_shards(generation, partition, settings, expected=dict(result.samples), workers=workers)
+        written = len(set(records["treeoflife_id"]))
+        missing = [plan[k].treeoflife_id for k in plan.keys() - seen]
+        figures, problems = account(len(plan), written, result.skipped, sorted(missing), max_corrupt_share)
+        for problem in problems:
+            report.problem(f"{partition}: {problem}")
+        if not report.passed:
+            return PartitionBuild(partition, result, report, figures, generation, None)
+        fault_point("partition.checked")
+
+        pq.write_table(_samples_table(records), generation / "samples.parquet")
+        shard_files = [generation / split / name for split, names in sorted(result.shards.items()) for name in names]
+        sums = hash_files(shard_files, max(2, workers))
+        per_shard = collections.Counter(zip(records["split"], records["shard"]))
+        manifest = {
+            "run": owner or {},
+            "settings": {"image": asdict(settings), "max_samples": max_samples, "max_bytes": max_bytes, "mode": chunking.mode},
+            "accounting": figures,
+            "samples": dict(sorted(result.samples.items())),
+            "skipped": dict(sorted(result.skipped.items())),
+            "skipped_samples": result.skipped_samples,
+            "shards": [
+                {"split": f.parent.name, "name": f.name, "bytes": size, "sha256": digest, "samples": per_shard[(f.parent.name, f.name)]}
+                for f, (size, digest) in zip(shard_files, sums)
+            ],
+            "bytes": result.bytes,
+            "seconds": round(result.seconds, 3),
+            "check": {"images_checked": report.images_checked, "shards": report.shards},
+        }
+        committed = store.commit(partition, generation, manifest)
+        return PartitionBuild(partition, result, report, figures, generation, committed)

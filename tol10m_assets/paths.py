@@ -53,15 +53,31 @@ class BuildPaths:
         return self.metadata / "predicted-catalog.csv"
 
     @property
-    def dataset(self) -> Path:
-        return self.root / "dataset" / f"{self.width}x{self.height}"
+    def size_name(self) -> str:
+        return f"{self.width}x{self.height}"
 
-    def stats(self, partition: str) -> Path:
-        return self.dataset / "stats" / f"{partition}.json"
+    @property
+    def store(self) -> Path:
+        """Partition generations and manifests (``store.PartitionStore``)."""
+        return self.root / "store" / self.size_name
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def published(self) -> Path:
+        """A symlink to the current release: replaced atomically, only by a checked release."""
+        return self.root / "published"
+
+    @property
+    def dataset(self) -> Path:
+        """The published shards: ``<split>/shard-NNNNNN.tar``, ``sizes.json``, the dataset card."""
+        return self.published / self.size_name
 
     @property
     def catalog_dir(self) -> Path:
-        return self.root / "catalog"
+        return self.published / "metadata"
 
     @property
     def catalog_csv(self) -> Path:

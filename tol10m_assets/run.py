@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 SAMPLE_DIR = Path("data/sample")
+# The sample world damages images on purpose (about 1 in 12 in a small partition), far above what a
+# real source has: its builds allow a higher corrupt share than the default of 1 %.
+SAMPLE_SETTINGS = {"max_corrupt_share": 0.25}
 
 
 class BuildFailed(RuntimeError):
@@ -29,12 +32,23 @@ def root_cause(error) -> str:
     return error.message.strip()
 
 
+def error_chain(error) -> str:
+    """Every message of a serialized error and its causes, outermost first, Dagster's wrappers left out."""
+    messages = []
+    while error is not None:
+        text = error.message.strip()
+        if text and not text.startswith("dagster._core.errors.DagsterExecutionStepExecutionError"):
+            messages.append(text.removeprefix("dagster._core.definitions.events.Failure: "))
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return "\n  caused by: ".join(messages) if messages else ""
+
+
 def _execute(job, instance, **kwargs):
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
     if not result.success:
         errors = [
-            f"{event.step_key}: {root_cause(event.step_failure_data.error)}"
+            f"{event.step_key}: {error_chain(event.step_failure_data.error)}"
             for event in result.all_events
             if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
         ]
@@ -64,11 +78,17 @@ def build(instance=None, tol=None, log=print) -> dict:
     for key in partitions:
         log(f"shards: partition {key}")
         _execute(defs.resolve_job_def("write_shards"), instance, partition_key=key)
-    log("publish: catalog → taxa report, licences")
-    _execute(defs.resolve_job_def("publish"), instance)
+    log("publish: catalog, taxa report, licences and the shard layout, checked, then switched in")
+    result = _execute(defs.resolve_job_def("publish"), instance)
     paths = tol.paths()
+    train_data = {}
+    for mat in result.asset_materializations_for_node("publish_release"):
+        if mat.asset_key.to_user_string() == "catalog":
+            train_data = mat.metadata["train_data"].value
     return {
+        "published": str(paths.published),
         "shards": str(paths.dataset),
+        "train_data": train_data,
         "catalog": str(paths.catalog_csv),
         "taxa_report": str(paths.taxa_report),
         "licenses": str(paths.licenses),
@@ -94,14 +114,22 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TOL10M_DATA_ROOT"] = str((SAMPLE_DIR / "TreeOfLife-10M").absolute())
         print(f"sample world: {args.images} images, seed {args.seed} → {sources}")
         make_sample_world(sources, images=args.images, seed=args.seed)
+    tol = None
+    if args.sample:
+        from tol10m_assets.defs.resources import TreeOfLifeConfig
+
+        tol = TreeOfLifeConfig(**SAMPLE_SETTINGS)
     try:
-        where = build()
+        where = build(tol=tol)
     except BuildFailed as exc:
         print(exc, file=sys.stderr)
         return 1
     print()
     print(f"Built {len(where['partitions'])} shard partitions in {where['seconds']} s:")
-    print(f"  shards       {where['shards']}/<split>/shard-*.tar")
+    print(f"  release      {where['published']} (a link to the current release)")
+    print(f"  shards       {where['shards']}/<split>/shard-NNNNNN.tar, sizes.json, wids-<split>.json, README.md")
+    for split, pattern in where["train_data"].items():
+        print(f"  {split:<12} --train-data '{pattern}'")
     print(f"  catalog      {where['catalog']}")
     print(f"  taxa report  {where['taxa_report']}")
     print(f"  licences     {where['licenses']}")

@@ -24,9 +24,12 @@ NAME_SOURCES = [
 
 
 def sync_partitions(context: AssetExecutionContext, keys: list[str]) -> dict[str, list[str]]:
-    """Register the shard partitions the sources have; drop the ones they no longer have."""
+    """Register the shard partitions the sources have; retire the ones they no longer have (their shards
+    leave the next release; the committed files stay in the store)."""
     instance = context.instance
     have = set(instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    if have and not keys:
+        raise RuntimeError("the sources hold no image: refusing to retire every shard partition")
     added = sorted(set(keys) - have)
     removed = sorted(have - set(keys))
     if added:
@@ -41,6 +44,12 @@ def mapping(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materializ
     """One treeoflife_id per source image (UUID5 in generate mode, published ids in reproduce mode)."""
     paths = tol.paths()
     frame, stats = mapping_core.build_mapping(tol.layout(), tol.chunking())
+    if frame.empty and paths.mapping.exists():
+        layout = tol.layout()
+        raise RuntimeError(
+            "the sources hold no image: refusing to replace the mapping by an empty one (look at "
+            f"{layout.eol_images}, {layout.inat21_train}, {layout.bioscan_images}; sources_root {tol.resolved_sources_root()})"
+        )
     catalog_core.write_frame_atomic(frame, paths.mapping)
     mapping_core.write_mapping_sqlite(paths.mapping_sqlite, frame)
     partitions = sorted(frame["partition"].unique())

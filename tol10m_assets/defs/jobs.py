@@ -22,7 +22,8 @@ shards_job = define_asset_job(
 publish_job = define_asset_job(
     "publish",
     selection=AssetSelection.assets(*publish_assets),
-    description="Catalog (blocked by failed shard checks) → taxa report, licences.",
+    description="One release: catalog, taxa report, licences and the shard layout, checked in staging and "
+    "published atomically (refused while a shard partition's check_wds fails).",
 )
 
 download_job = define_asset_job(

@@ -1,122 +1,244 @@
-"""catalog → taxa report, and the EOL licence file. The catalog refuses to build over failed shards."""
+"""Publishing a release: catalog, taxa report and licences with the shards, as one transaction.
+
+One step (a multi-asset) stages the whole release from the committed partitions' manifests, runs
+the catalog's checks on the staged files, and switches ``published`` to it only if every blocking
+check passes. A failure leaves the previous release (catalog, taxa report, licences, shards, split
+indexes) exactly as it was.
+"""
 
 
-import pandas as pd
 from dagster import (
     AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AssetRecordsFilter,
+    AssetSpec,
     Failure,
     MaterializeResult,
     MetadataValue,
-    asset,
+    multi_asset,
 )
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.base import PartitionKeyFilter
 
-from tol10m_assets import catalog as catalog_core
 from tol10m_assets.defs.build import mapping
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.resources import TreeOfLifeConfig
-from tol10m_assets.defs.shards import CHECK_WDS, shards
-from tol10m_assets.licenses import eol_licenses as licenses_core
-from tol10m_assets.licenses import read_media_manifest
+from tol10m_assets.defs.shards import CHECK_WDS, human_bytes, rare_species_rules, shards
+
+REPAIR = (
+    "repair: UI → shards → Materialize (or a backfill over the Failed partitions); "
+    "CLI: dagster asset materialize -m tol10m_assets.definitions --select shards --partition KEY"
+)
 
 
 def failed_shard_partitions(instance, partition_keys: list[str]) -> dict[str, str]:
-    """Partitions whose latest materialization has no passing ``check_wds`` (from any earlier run).
-
-    Check records of a partitioned asset carry no partition, so each partition's latest
-    materialization is matched with the check evaluation of the same run.
-    """
-    asset_key = AssetKey("shards")
-    history = instance.event_log_storage.get_asset_check_execution_history(
-        AssetCheckKey(asset_key, CHECK_WDS), limit=1_000_000
-    )
-    status_by_run: dict[str, AssetCheckExecutionRecordStatus] = {}
-    for record in history:  # newest first
-        status_by_run.setdefault(record.run_id, record.status)
+    """Partitions whose latest ``check_wds`` (recorded per partition) did not pass, or never ran."""
+    key = AssetCheckKey(AssetKey("shards"), CHECK_WDS)
     bad = {}
     for pk in partition_keys:
-        latest = instance.fetch_materializations(AssetRecordsFilter(asset_key=asset_key, asset_partitions=[pk]), limit=1)
-        if not latest.records:
-            bad[pk] = "never materialized"
-            continue
-        run_id = latest.records[0].run_id
-        status = status_by_run.get(run_id)
-        if status is None:
-            bad[pk] = f"check_wds did not run with the latest materialization (run {run_id})"
-        elif status != AssetCheckExecutionRecordStatus.SUCCEEDED:
-            bad[pk] = f"check_wds {status.value} in run {run_id}"
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=1, partition_filter=PartitionKeyFilter(key=pk)
+        )
+        if not history:
+            bad[pk] = "never built (no check_wds)"
+        elif history[0].status != AssetCheckExecutionRecordStatus.SUCCEEDED:
+            bad[pk] = f"check_wds {history[0].status.value.lower()} in run {history[0].run_id}"
     return bad
 
 
-@asset(group_name="catalog", deps=[shards, mapping], kinds={"csv", "parquet"})
-def catalog(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """``catalog.csv`` (published column order) from shard headers and text members, plus Parquet,
-    ``sizes.json`` and ``shards.txt`` per split. Blocked while any shard partition's check_wds fails."""
-    partitions = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
-    bad = failed_shard_partitions(context.instance, partitions)
+CATALOG_CHECKS = [
+    AssetCheckSpec(
+        "catalog_consistency",
+        asset="catalog",
+        blocking=True,
+        description="On the staged release: each sample once per split; train_small ⊂ train; train ∩ val = ∅; "
+        "every id has a mapping row; rows per split = samples in the shards' manifests.",
+    ),
+    AssetCheckSpec(
+        "rare_species_excluded",
+        asset="catalog",
+        blocking=True,
+        description="On the staged release: no Rare Species benchmark species or image in any split.",
+    ),
+    AssetCheckSpec(
+        "check_taxa",
+        asset="catalog",
+        description="The original check_taxa figures, judged by `taxa_thresholds` (ERROR blocks publishing; WARN "
+        "publishes and names the figures above their warn threshold).",
+    ),
+]
+
+
+@multi_asset(
+    name="publish_release",
+    specs=[
+        AssetSpec(
+            "catalog",
+            deps=[shards, mapping],
+            group_name="catalog",
+            kinds={"csv", "parquet"},
+            description="`metadata/catalog.csv` (published columns) and the published shard layout "
+            "(`<W>x<H>/<split>/shard-NNNNNN.tar`, `sizes.json`, wids index, dataset card), from the committed "
+            "partitions' manifests, verified against the files. Refused while any partition's check_wds fails.",
+        ),
+        AssetSpec("taxa_report", deps=["catalog"], group_name="reports", kinds={"markdown"},
+                  description="`metadata/taxa_report.md`: the original check_taxa figures and unique taxa per source."),
+        AssetSpec("eol_licenses", deps=["catalog", "eol_media_manifest"], group_name="reports", kinds={"csv"},
+                  description="`metadata/licenses.csv`: licence and owner of every EOL image in the catalog."),
+    ],
+    check_specs=CATALOG_CHECKS,
+)
+def publish_release(context: AssetExecutionContext, tol: TreeOfLifeConfig):
+    """Stage, check and publish a release (catalog, taxa report, licences, shard layout) atomically."""
+    from tol10m_assets import release
+    from tol10m_assets.faults import fault_point
+    from tol10m_assets.store import PartitionStore, exclusive
+
+    instance = context.instance
+    partitions = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    bad = failed_shard_partitions(instance, partitions)
     if bad:
         raise Failure(
-            description=f"{len(bad)} shard partition(s) have no passing check_wds: "
-            + "; ".join(f"{k}: {v}" for k, v in sorted(bad.items())),
+            description=f"not published: {len(bad)} shard partition(s) have no passing check_wds: "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(bad.items())) + f". {REPAIR}",
             metadata={"blocked_by": MetadataValue.json(bad)},
         )
     paths = tol.paths()
-    table = catalog_core.catalog_from_shards(paths.dataset, pd.read_parquet(paths.mapping))
-    catalog_core.write_frame_atomic(table, paths.catalog_csv)
-    catalog_core.write_frame_atomic(table, paths.catalog_parquet)
-    sizes = catalog_core.write_split_indexes(paths.dataset, table)
-    return MaterializeResult(
-        metadata={
-            "rows": len(table),
-            "rows_per_split": MetadataValue.json(sizes),
-            "shard_partitions": len(partitions),
-            "csv": MetadataValue.path(str(paths.catalog_csv)),
-            "parquet": MetadataValue.path(str(paths.catalog_parquet)),
-            "dataset": MetadataValue.path(str(paths.dataset)),
-        }
-    )
+    retired = sorted(set(PartitionStore(paths.store).committed_partitions()) - set(partitions))
+    paths.releases.mkdir(parents=True, exist_ok=True)
+    with exclusive(paths.releases / ".lock", {"run_id": context.run.run_id}, "the release"):
+        try:
+            staged = release.stage_release(paths, partitions, verify_hashes=tol.verify_hashes, hash_workers=max(2, tol.worker_count()))
+        except release.ReleaseRefused as exc:
+            raise Failure(description=f"not published: {exc}") from None
+        try:
+            outcome = _stage_and_check(context, tol, staged)
+            for check in outcome["checks"]:
+                yield check
+            failed = [c.check_name for c in outcome["checks"] if not c.passed and c.severity == AssetCheckSeverity.ERROR]
+            if failed:
+                raise Failure(
+                    description=f"not published: check(s) {', '.join(failed)} failed on the staged release; the "
+                    "previous release is unchanged. See the checks' metadata for the rows at fault."
+                )
+            fault_point("release.checked")
+            final = release.publish(staged, {"rows": outcome["rows"], "retired": retired})
+        except BaseException:
+            staged.discard()
+            raise
+    yield from _materializations(paths, final, staged, outcome, retired)
 
 
-@asset(group_name="reports", deps=[catalog], kinds={"markdown"})
-def taxa_report(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """The figures of the original check_taxa and the unique taxa per source, beside the catalog."""
+def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
+    """Write the catalog, split indexes, licences and taxa report into the staged release; run its checks."""
+    import pandas as pd
+
+    from tol10m_assets import catalog as catalog_core
+    from tol10m_assets import release
+    from tol10m_assets.faults import fault_point
+    from tol10m_assets.licenses import eol_licenses as licenses_core
+    from tol10m_assets.licenses import read_media_manifest
+
     paths = tol.paths()
-    figures = catalog_core.taxa_figures(pd.read_parquet(paths.catalog_parquet))
-    level, reasons = catalog_core.judge_taxa(figures, {k: tuple(v) for k, v in tol.taxa_thresholds.items()})
-    text = catalog_core.taxa_report_markdown(figures, level, reasons)
-    paths.taxa_report.write_text(text)
-    return MaterializeResult(
-        metadata={
-            "report": MetadataValue.md(text),
-            "path": MetadataValue.path(str(paths.taxa_report)),
-            "unique_taxa": MetadataValue.json(figures["unique_taxa"]),
-            "complete_share": figures["complete_share"],
-        }
-    )
-
-
-@asset(group_name="reports", deps=[catalog, "eol_media_manifest"], kinds={"csv"})
-def eol_licenses(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """``licenses.csv``: licence and owner of every EOL image in the catalog, from the media manifest."""
-    paths = tol.paths()
+    rows = release.write_catalog(staged, paths.mapping)
+    train_data = release.write_split_indexes(staged)
+    catalog = pd.read_parquet(staged.catalog_parquet)
     manifest_path = tol.layout().eol_media_manifest
     if manifest_path.exists():
         manifest = read_media_manifest(manifest_path)
     else:
         context.log.warning(f"no EOL media manifest at {manifest_path}: licence fields stay empty")
-        manifest = pd.DataFrame(columns=["eol_content_id", "eol_page_id", "license", "owner"]).astype({"eol_content_id": "Int64", "eol_page_id": "Int64"})
-    table = licenses_core(pd.read_parquet(paths.catalog_parquet), manifest)
-    catalog_core.write_frame_atomic(table, paths.licenses)
-    return MaterializeResult(
-        metadata={
-            "rows": len(table),
-            "without_licence": int((table["license"] == "").sum()),
-            "path": MetadataValue.path(str(paths.licenses)),
-        }
+        manifest = None
+    licences = licenses_core(catalog, manifest) if manifest is not None else licenses_core(catalog, _empty_manifest())
+    catalog_core.write_frame_atomic(licences, staged.licenses)
+    figures = catalog_core.taxa_figures(catalog)
+    thresholds = {k: tuple(v) for k, v in tol.taxa_thresholds.items()}
+    level, reasons = catalog_core.judge_taxa(figures, thresholds)
+    report = catalog_core.taxa_report_markdown(figures, level, reasons)
+    staged.taxa_report.write_text(report)
+    fault_point("release.catalog-written")
+
+    consistency = release.consistency_problems(staged)
+    consistent = not any(v for k, v in consistency.items() if k != "rows")
+    rules = rare_species_rules(tol)
+    rare = release.rare_leaks(staged.catalog_parquet, rules) if rules is not None else None
+    checks = [
+        AssetCheckResult(
+            asset_key="catalog", check_name="catalog_consistency", passed=consistent,
+            metadata={k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in consistency.items()},
+        ),
+        AssetCheckResult(
+            asset_key="catalog", check_name="rare_species_excluded",
+            passed=rare is None or rare["leaks"] == 0,
+            metadata={"skipped": "exclude_rare_species is off"} if rare is None else
+            {"rows": rare["rows"], "leaks": rare["leaks"], "examples": MetadataValue.json(rare["examples"])},
+        ),
+        AssetCheckResult(
+            asset_key="catalog", check_name="check_taxa", passed=level == "PASS",
+            severity=AssetCheckSeverity.ERROR if level == "ERROR" else AssetCheckSeverity.WARN,
+            metadata={
+                "verdict": level,
+                "reasons": MetadataValue.json(reasons),
+                "thresholds": MetadataValue.json({**catalog_core.DEFAULT_THRESHOLDS, **thresholds}),
+                "setting": "tol.taxa_thresholds: figure -> [warn_above, error_above]",
+                "figures": MetadataValue.json(figures),
+            },
+        ),
+    ]
+    return {"rows": rows, "train_data": train_data, "licences": licences, "figures": figures, "report": report,
+            "level": level, "checks": checks}
+
+
+def _empty_manifest():
+    import pandas as pd
+
+    from tol10m_assets.licenses import read_media_manifest  # noqa: F401 (same columns as a real manifest)
+
+    return pd.DataFrame(columns=["eol_content_id", "eol_page_id", "license", "owner"]).astype(
+        {"eol_content_id": "Int64", "eol_page_id": "Int64"}
     )
 
 
-publish_assets = [catalog, taxa_report, eol_licenses]
+def _materializations(paths, final, staged, outcome, retired):
+    total = sum(outcome["rows"].values())
+    verify = staged.verify
+    yield MaterializeResult(
+        asset_key="catalog",
+        metadata={
+            "dagster/row_count": total,
+            "rows_per_split": MetadataValue.json(outcome["rows"]),
+            "shard_partitions": len(staged.partitions),
+            "retired_partitions": MetadataValue.json(retired),
+            "release": staged.name,
+            "train_data": MetadataValue.json(outcome["train_data"]),
+            "verified": MetadataValue.json({**verify, "size": human_bytes(verify["bytes"])}),
+            "csv": MetadataValue.path(str(paths.catalog_csv)),
+            "dataset": MetadataValue.path(str(paths.dataset)),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="taxa_report",
+        metadata={
+            "report": MetadataValue.md(outcome["report"]),
+            "verdict": outcome["level"],
+            "path": MetadataValue.path(str(paths.taxa_report)),
+            "unique_taxa": MetadataValue.json(outcome["figures"]["unique_taxa"]),
+            "complete_share": outcome["figures"]["complete_share"],
+        },
+    )
+    licences = outcome["licences"]
+    licence_col = "license_name" if "license_name" in licences.columns else "license"
+    yield MaterializeResult(
+        asset_key="eol_licenses",
+        metadata={
+            "dagster/row_count": len(licences),
+            "without_licence": int((licences[licence_col].fillna("") == "").sum()),
+            "path": MetadataValue.path(str(paths.licenses)),
+        },
+    )
+
+
+publish_assets = [publish_release]

@@ -39,6 +39,12 @@ class TreeOfLifeConfig(ConfigurableResource):
     inat21_classes_per_partition: int = 100
     bioscan_parts_per_partition: int = 10
     exclude_rare_species: bool = True
+    max_corrupt_share: float = Field(
+        default=0.01, description="check_wds fails a partition when more than this share of its planned images is corrupt."
+    )
+    verify_hashes: bool = Field(
+        default=True, description="The catalog re-hashes every committed shard (sha256) before publishing; false: sizes only."
+    )
     taxa_thresholds: dict[str, list[float]] = Field(
         default_factory=dict, description="check_taxa overrides: figure -> [warn_above, error_above]."
     )

@@ -1,79 +1,92 @@
-"""The partitioned shard asset, with ``check_wds`` as a blocking check of every partition."""
+"""The partitioned shard asset: write into a new generation, ``check_wds`` on the staged files, commit.
 
+``check_wds`` is a blocking check of every partition, recorded per partition. A partition whose
+check fails is not published (its last committed shards stay as they were) and its run fails, so
+the backfill dialog's "Failed" selection picks it for a re-run.
+"""
+
+import warnings
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
 from tol10m_assets.defs.build import labels, splits
-from tol10m_assets.defs.partitions import shard_partitions
+from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
 CHECK_WDS = "check_wds"
+CHECK_WDS_DESCRIPTION = (
+    "Runs on the staged shards before they are published: every shard opens; every sample has the eleven "
+    "members; every image decodes at the configured size; no key repeats; sample counts equal the writer's; "
+    "planned images (mapping) = written + skipped by reason; corrupt share under `max_corrupt_share`. "
+    "On failure nothing is published and the partition's run fails: read `problems`, fix the source or "
+    "setting, and re-run the partition (backfill → Failed)."
+)
 
 
 def rare_species_rules(tol: TreeOfLifeConfig):
-    """The Rare Species exclusion rules, or None when switched off."""
+    """The Rare Species exclusion rules, or None when switched off; missing lists are an error."""
     if not tol.exclude_rare_species:
         return None
+    from tol10m_assets.errors import MissingSourceError
     from tol10m_assets.taxonomy import RareSpecies
 
     layout = tol.layout()
+    for path, setting in ((layout.rare_seen, "rare_seen"), (layout.rare_unseen, "rare_unseen")):
+        if not path.exists():
+            raise MissingSourceError(
+                path, f"source_paths.{setting}", "Rare Species list (exclude_rare_species is on; "
+                "set exclude_rare_species: false to build without the exclusion)"
+            )
     return RareSpecies.from_files(layout.rare_seen, layout.rare_unseen)
+
+
+with warnings.catch_warnings():  # per-partition check records: a preview feature of Dagster 1.13 we rely on
+    warnings.simplefilter("ignore")
+    CHECK_WDS_SPEC = AssetCheckSpec(
+        CHECK_WDS, asset="shards", blocking=True, partitions_def=shard_partitions, description=CHECK_WDS_DESCRIPTION
+    )
 
 
 @asset(
     group_name="shards",
     partitions_def=shard_partitions,
     deps=[splits, labels, "rare_species_lists", "eol_images", "eol_published_images", "inat21_images", "bioscan_images"],
-    check_specs=[
-        AssetCheckSpec(
-            CHECK_WDS,
-            asset="shards",
-            blocking=True,
-            description="Every shard opens; every sample has the eleven members; every image decodes at the "
-            "configured size; counts equal the partition's stats.",
-        )
-    ],
+    check_specs=[CHECK_WDS_SPEC],
     kinds={"webdataset"},
 )
 def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
-    """webdataset shards of one source chunk, all three splits written in one pass."""
+    """webdataset shards of one source chunk, all three splits in one pass, published as one transaction."""
     from tol10m_assets.partition import build_partition
-    from tol10m_assets.shards import check_partition_shards
 
     partition = context.partition_key
+    if not context.instance.has_dynamic_partition(SHARD_PARTITIONS, partition):
+        raise Failure(f"partition {partition!r} is not registered by `mapping`; its keys: materialize `mapping` first")
     paths = tol.paths()
-    settings = tol.image_settings()
-    result = build_partition(
+    build = build_partition(
         tol.layout(),
         tol.chunking(),
         paths,
         partition,
-        settings,
+        tol.image_settings(),
         rare=rare_species_rules(tol),
         workers=tol.worker_count(),
         max_samples=tol.shard_max_samples,
         max_bytes=tol.shard_max_bytes,
+        max_corrupt_share=tol.max_corrupt_share,
+        owner={"run_id": context.run.run_id},
         log=context.log.info,
     )
-    yield MaterializeResult(
-        metadata={
-            **{f"samples_{split}": n for split, n in sorted(result.samples.items())},
-            "skipped": MetadataValue.json(dict(sorted(result.skipped.items()))),
-            "shards": MetadataValue.json(result.shards),
-            "bytes": result.bytes,
-            "seconds": round(result.seconds, 2),
-            "stats": MetadataValue.path(str(paths.stats(partition))),
-        }
-    )
-    report = check_partition_shards(paths.dataset, partition, settings, expected=dict(result.samples))
+    result, report = build.result, build.report
+    seconds = max(result.seconds, 1e-9)
     yield AssetCheckResult(
         check_name=CHECK_WDS,
         passed=report.passed,
@@ -82,6 +95,53 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "shards": report.shards,
             "samples": MetadataValue.json(report.samples),
             "images_checked": report.images_checked,
+            "accounting": MetadataValue.json(build.accounting),
+            "problem_count": report.problem_count,
             "problems": MetadataValue.json(report.problems[:50]),
+            "generation": MetadataValue.path(str(build.generation)),
         },
     )
+    if not build.committed:
+        raise Failure(
+            description=f"check_wds failed for partition {partition}; nothing was published (the last committed "
+            f"shards are unchanged). {report.problem_count} problem(s), first: "
+            + "; ".join(report.problems[:3])
+            + f". The rejected files are kept in {build.generation} until the next run of this partition.",
+            metadata={"problems": MetadataValue.json(report.problems[:50])},
+        )
+    written = build.accounting["written"]
+    yield MaterializeResult(
+        metadata={
+            **{f"samples_{split}": n for split, n in sorted(result.samples.items())},
+            "dagster/row_count": written,
+            "skipped": MetadataValue.json(dict(sorted(result.skipped.items()))),
+            "skipped_samples": MetadataValue.md(skipped_table(result.skipped_samples)),
+            "shards": MetadataValue.json({s: len(n) for s, n in sorted(result.shards.items())}),
+            "bytes": result.bytes,
+            "size": human_bytes(result.bytes),
+            "images_per_s": round(written / seconds, 1),
+            "seconds": round(result.seconds, 2),
+            "generation": build.manifest["generation"],
+            "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
+        }
+    )
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def skipped_table(samples: list[dict], limit: int = 50) -> str:
+    """The first skipped images as a markdown table (origin, reason, detail)."""
+    if not samples:
+        return "No image was skipped."
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| origin | reason | detail |", "|---|---|---|"]
+    lines += [f"| {esc(s['origin'])} | {esc(s['reason'])} | {esc(s['detail'])} |" for s in samples[:limit]]
+    if len(samples) > limit:
+        lines.append(f"| … {len(samples) - limit} more in the manifest | | |")
+    return "\n".join(lines)

@@ -15,7 +15,6 @@ import io
 import mmap
 import os
 import struct
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -176,9 +175,9 @@ def check_partition_shards(
     paths = shard_paths(Path(out_dir), partition=partition)
     report = CheckReport()
     if workers > 1 and len(paths) > 1:
-        from tol10m_assets.shards.writer import _pool_context
+        from tol10m_assets.shards.pool import worker_pool
 
-        with ProcessPoolExecutor(min(workers, len(paths)), mp_context=_pool_context()) as pool:
+        with worker_pool(min(workers, len(paths))) as pool:
             results = list(pool.map(_check_shard_file, paths, [settings] * len(paths)))
     else:
         results = [_check_shard_file(p, settings) for p in paths]

@@ -13,17 +13,16 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import multiprocessing
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from tol10m_assets.errors import SKIP_CORRUPT_IMAGE
+from tol10m_assets.shards.pool import check_pool_starts, pool_context, worker_pool
 from tol10m_assets.shards.images import CorruptImage, ImageSettings, resize_image
 from tol10m_assets.shards.tarfiles import KEY_RE, TAR_END, TEXT_SUFFIXES, check_partition, sample_bytes, shard_name
 
@@ -157,16 +156,15 @@ def _resize_task(source: ImageSource, settings: ImageSettings) -> tuple[bool, by
         return False, str(exc)
 
 
-def _pool_context():
-    # forkserver: the workers start from a clean single-threaded server, not from a copy of a
-    # Dagster step or a pytest process with its threads and open handles ('fork' could deadlock)
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+_pool_context = pool_context  # the name the checker and older callers use
 
 
 def _run_alone(task, data: bytes, settings: ImageSettings, ctx) -> tuple[bool, bytes | str]:
-    """One task in a fresh single-process pool: whether this image is the one that kills workers."""
-    with ProcessPoolExecutor(1, mp_context=ctx) as solo:
+    """One task in a fresh single-process pool: whether this image is the one that kills workers.
+
+    If not even a trivial task runs in a fresh pool, no image is at fault: WorkerPoolError."""
+    check_pool_starts(ctx)
+    with worker_pool(1, ctx) as solo:
         try:
             return solo.submit(task, data, settings).result()
         except BrokenProcessPool:
@@ -188,8 +186,8 @@ def ordered_results(
             yield (job, *task(data, settings))
         return
     window = window or workers * IN_FLIGHT_PER_WORKER
-    ctx = _pool_context()
-    pool = [ProcessPoolExecutor(workers, mp_context=ctx)]
+    ctx = pool_context()
+    pool = [worker_pool(workers, ctx)]
     pending: collections.deque = collections.deque()  # (job, data, future)
 
     def take():
@@ -199,7 +197,7 @@ def ordered_results(
         except BrokenProcessPool:
             pool[0].shutdown(wait=False, cancel_futures=True)
             outcome = _run_alone(task, data, settings, ctx)
-            pool[0] = ProcessPoolExecutor(workers, mp_context=ctx)
+            pool[0] = worker_pool(workers, ctx)
             for i, (j, d, _) in enumerate(pending):  # every other in-flight image again, in order
                 pending[i] = (j, d, pool[0].submit(task, d, settings))
         return (job, *outcome)
@@ -244,9 +242,12 @@ def write_partition(
     max_samples: int = 100_000,
     max_bytes: int = 3_000_000_000,
     log: Callable[[str], None] | None = None,
+    on_sample: Callable[[str, SampleJob, str], None] | None = None,
 ) -> PartitionResult:
     """Resize and write every job; corrupt images are skipped and counted. Replaces exactly this
     partition's previous shards, and only once every new shard is complete.
+
+    ``on_sample(split, job, shard_name)`` is called for every sample written, in order.
 
     The shards are byte-identical for the same inputs and settings whatever ``workers`` is.
     A job with an invalid key, split or text set is a bug upstream: ValueError, nothing published.
@@ -279,6 +280,8 @@ def write_partition(
                     if sink is None:
                         sink = sinks[split] = _SplitSink(out_dir / split, partition, max_samples, max_bytes)
                     sink.write(data)
+                    if on_sample is not None:
+                        on_sample(split, job, sink.done[-1][1].name)
                 if log and n % 10_000 == 0:
                     log(f"{partition}: {n} images, {corrupt} corrupt, {time.monotonic() - start:.0f} s")
         for sink in sinks.values():

@@ -93,14 +93,14 @@ def test_the_whole_pipeline_from_an_offline_mirror(tmp_path):
     """Download (from a mirror of the sample world) → mapping → … → taxa report, offline."""
     from tol10m_assets.defs.downloads import DownloadSettings, download_assets
     from tol10m_assets.defs.resources import TreeOfLifeConfig
-    from tol10m_assets.run import build
+    from tol10m_assets.run import SAMPLE_SETTINGS, build
     from tol10m_assets.sample.mirror import make_mirror
     from tol10m_assets_tests.pipeline.conftest import make_world
 
     world = tmp_path / "world"
     summary = make_world(world, images=120, seed=7)
     mirror = make_mirror(world, tmp_path / "mirror")
-    tol = TreeOfLifeConfig(sources_root=str(tmp_path / "downloaded"), data_root=str(tmp_path / "data"), mode="reproduce", workers=1)
+    tol = TreeOfLifeConfig(sources_root=str(tmp_path / "downloaded"), data_root=str(tmp_path / "data"), mode="reproduce", workers=1, **SAMPLE_SETTINGS)
     settings = DownloadSettings(
         mirror_dir=str(mirror), bioscan_file_count=summary["counts"]["bioscan"]["images"], inat21_file_count=0
     )

@@ -7,7 +7,7 @@ import pytest
 from dagster import DagsterInstance, instance_for_test
 
 from tol10m_assets.defs.resources import TreeOfLifeConfig
-from tol10m_assets.run import build
+from tol10m_assets.run import SAMPLE_SETTINGS, build
 
 SAMPLE_IMAGES = 200
 
@@ -20,7 +20,7 @@ def make_world(out: Path, images: int = SAMPLE_IMAGES, seed: int = 0) -> dict:
 
 
 def config(sources: Path, data: Path, **overrides) -> TreeOfLifeConfig:
-    return TreeOfLifeConfig(sources_root=str(sources), data_root=str(data), **{"workers": 1, **overrides})
+    return TreeOfLifeConfig(sources_root=str(sources), data_root=str(data), **{"workers": 1, **SAMPLE_SETTINGS, **overrides})
 
 
 @pytest.fixture(scope="session")

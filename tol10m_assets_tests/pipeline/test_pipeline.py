@@ -17,10 +17,11 @@ SOURCES = ("eol", "inat21", "bioscan")
 
 
 def stats_by_source(paths) -> dict:
+    """Samples and skips per source, from the committed partitions' manifests."""
     out = {s: {"written": 0, "skipped": {}} for s in SOURCES}
-    for f in sorted((paths.dataset / "stats").glob("*.json")):
+    for f in sorted(paths.store.glob("*/manifest.json")):
         stats = json.loads(f.read_text())
-        source = f.stem.split("-")[0]
+        source = f.parent.name.split("-")[0]
         out[source]["written"] += stats["samples"].get("train", 0) + stats["samples"].get("val", 0)
         for reason, n in stats["skipped"].items():
             if n:
@@ -32,7 +33,7 @@ def digest_tree(root) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.suffix in (".tar", ".csv", ".json") and p.parent.name != "stats"
+        if p.is_file() and p.suffix in (".tar", ".csv", ".json") and p.name != "release.json"
     }
 
 
@@ -108,12 +109,14 @@ def test_rematerializing_a_partition_gives_identical_shards(built):
     paths = tol.paths()
     partition = where["partitions"][0]
     before = digest_tree(paths.dataset)
-    others = {k: v for k, v in before.items() if f"-{partition}-" not in k}
-    job = build_definitions(tol).resolve_job_def("write_shards")
-    assert job.execute_in_process(instance=instance, partition_key=partition).success
-    after = digest_tree(paths.dataset)
-    assert after == before
-    assert {k: v for k, v in after.items() if f"-{partition}-" not in k} == others
+    generation = json.loads((paths.store / partition / "manifest.json").read_text())["generation"]
+    defs = build_definitions(tol)
+    assert defs.resolve_job_def("write_shards").execute_in_process(instance=instance, partition_key=partition).success
+    manifest = json.loads((paths.store / partition / "manifest.json").read_text())
+    assert manifest["generation"] != generation  # a new generation was committed ...
+    assert digest_tree(paths.dataset) == before  # ... and nothing published changed before `publish`
+    assert defs.resolve_job_def("publish").execute_in_process(instance=instance).success
+    assert digest_tree(paths.dataset) == before  # same bytes, same shard numbers
 
 
 def test_two_builds_in_two_directories_are_identical(built, tmp_path):
