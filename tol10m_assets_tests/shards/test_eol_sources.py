@@ -137,8 +137,9 @@ def test_the_same_image_twice_in_a_set_is_counted_as_duplicate_and_the_first_kep
     skipped, samples = {}, []
     jobs = list(iter_jobs(lay, Chunking(), "eol-01", plan, skipped, samples))
     assert [j.key for j, _ in jobs] == ["id-1-2", "id-3-4"]
-    assert sum(skipped.values()) == 2 and len(samples) == 2
+    assert skipped == {SKIP_DUPLICATE: 2} and len(samples) == 2
     assert {s["origin"] for s in samples} == {f"{name}:1_2_eol-full-size-copy.jpg", f"{name}:1_2_eol-thumbnail.jpg"}
+    assert {s["detail"] for s in samples} == {"the same image again in its set (the first is kept)"}
 
 
 def test_duplicates_in_a_published_set_are_found_by_their_id(tmp_path):
@@ -172,6 +173,10 @@ def test_members_in_sub_folders_are_counted_never_used_and_never_choose_a_path(t
         ("a/b/c/2_2_eol-full-size-copy.jpg", SKIP_UNEXPECTED_PATH),
     ]
     assert all(bad and d is None for _, reason, bad, d in got if reason)
+    plan = {(7, 8): PlannedSample("id-7-8", ("train",), texts("x"), False)}
+    skipped, samples = {}, []
+    assert [j.key for j, _ in iter_jobs(lay, Chunking(), "eol-01", plan, skipped, samples)] == ["id-7-8"]
+    assert skipped == {SKIP_UNEXPECTED_PATH: 4}
     before = set(tmp_path.parent.rglob("*"))
     out = tmp_path / "out"
     digest, result = build(lay, out, 1)
