@@ -149,9 +149,11 @@ def test_decompressing_image_sets_keeps_what_the_readers_see(layout):
     from tol10m_assets.sources.decompress import decompress_image_sets
 
     before = [(r.eol_content_id, d) for r, d in iter_partition_images(layout, Chunking(), "eol-01")]
+    assert (layout.eol_images / "image_set_01.tar.gz.index").exists()
     (layout.eol_images / ".image_set_01.tar.tmp-1").write_bytes(b"a crashed run's leftover")
     made = decompress_image_sets(layout.eol_images, log=lambda _: None)
     assert [p.name for p in made] == ["image_set_01.tar"] and not (layout.eol_images / "image_set_01.tar.gz").exists()
+    assert not (layout.eol_images / "image_set_01.tar.gz.index").exists()  # went with its set
     after = [(r.eol_content_id, d if d is None else d.read_bytes()) for r, d in iter_partition_images(layout, Chunking(), "eol-01")]
     assert after == before
     assert decompress_image_sets(layout.eol_images, log=lambda _: None) == []  # nothing left to do
