@@ -10,6 +10,14 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium >/dev/null
+# another apt/dpkg (the Slurm or PostgreSQL install, unattended upgrades) may hold the lock: wait for it
+deadline=$((SECONDS + 900))
+while command -v fuser >/dev/null &&
+      fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock >/dev/null 2>&1; do
+  [ $SECONDS -lt $deadline ] || { echo "install-chromium.sh: the dpkg lock is still held after 900 s" >&2; exit 1; }
+  echo "install-chromium.sh: waiting for the dpkg lock" >&2
+  sleep 3
+done
+apt-get -o DPkg::Lock::Timeout=900 update -qq
+apt-get -o DPkg::Lock::Timeout=900 install -y -qq chromium >/dev/null
 /usr/bin/chromium --version

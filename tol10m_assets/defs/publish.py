@@ -25,6 +25,7 @@ from dagster._core.storage.event_log.base import PartitionKeyFilter
 
 from tol10m_assets.defs.build import mapping
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
+from tol10m_assets.defs.liveness import record_process
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.defs.shards import CHECK_WDS, human_bytes, rare_species_rules, shards
 
@@ -97,6 +98,7 @@ def publish_release(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     from tol10m_assets.faults import fault_point
     from tol10m_assets.store import PartitionStore, exclusive
 
+    record_process(context)
     instance = context.instance
     partitions = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
     bad = failed_shard_partitions(instance, partitions)

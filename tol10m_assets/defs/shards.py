@@ -20,6 +20,7 @@ from dagster import (
 
 from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
+from tol10m_assets.defs.liveness import record_process
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
 CHECK_WDS = "check_wds"
@@ -67,6 +68,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     """webdataset shards of one source chunk, all three splits in one pass, published as one transaction."""
     from tol10m_assets.partition import build_partition
 
+    record_process(context)
     partition = context.partition_key
     if not context.instance.has_dynamic_partition(SHARD_PARTITIONS, partition):
         raise Failure(f"partition {partition!r} is not registered by `mapping`; its keys: materialize `mapping` first")

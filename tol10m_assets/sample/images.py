@@ -69,6 +69,14 @@ def decompression_bomb(width: int = 20000, height: int = 20000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
+def large_photo(width: int = 10_000, height: int = 9_500, colour=(90, 140, 60)) -> bytes:
+    """A real JPEG of ``width`` x ``height`` (95 megapixels by default: past Pillow's warning
+    threshold, under its refusal limit), one flat colour so that it is small (1.5 MB)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "JPEG", quality=50)
+    return out.getvalue()
+
+
 def corrupt(kind: str, good_jpeg: bytes) -> bytes:
     """The corruption zoo: every kind must fail to decode."""
     if kind == "truncated":

@@ -23,6 +23,23 @@ def _zip(dest: Path, files: list[tuple[Path, str]]) -> None:
             zf.writestr(info, path.read_bytes())
 
 
+def published_licenses(world: Path):
+    """The world's ``metadata/licenses.csv`` as published (the published columns, ids of the
+    published catalog, md5 of each EOL image's bytes)."""
+    import json
+
+    import pandas as pd
+
+    from tol10m_assets.licenses import eol_licenses, read_media_manifest
+
+    lay = SourceLayout.under(world)
+    catalog = pd.read_csv(lay.published_catalog, dtype={"eol_content_id": "Int64", "eol_page_id": "Int64"}, keep_default_na=False,
+                          na_values={"eol_content_id": [""], "eol_page_id": [""]})
+    md5 = json.loads((Path(world) / "summary.json").read_text())["eol_md5"]
+    md5s = pd.DataFrame([(*map(int, k.split("_")), v) for k, v in md5.items()], columns=["eol_content_id", "eol_page_id", "md5"])
+    return eol_licenses(catalog, read_media_manifest(lay.eol_media_manifest), md5s)
+
+
 def make_mirror(world: Path, mirror: Path) -> Path:
     """Write the mirror of sample world ``world`` into ``mirror``; returns ``mirror``."""
     lay = SourceLayout.under(world)
@@ -34,8 +51,9 @@ def make_mirror(world: Path, mirror: Path) -> Path:
     meta = mirror / "metadata"
     meta.mkdir(exist_ok=True)
     for src, name in ((lay.published_catalog, "catalog.csv"), (lay.published_mapping, "mapping.sqlite"), (lay.taxon_tab, "taxon.tab"),
-                      (lay.itis_chains, "species_level_taxonomy_chains.csv"), (lay.eol_media_manifest, "licenses.csv")):
+                      (lay.itis_chains, "species_level_taxonomy_chains.csv")):
         shutil.copyfile(src, meta / name)
+    published_licenses(world).to_csv(meta / "licenses.csv", index=False, lineterminator="\n")
     with tarfile.open(mirror / "train.tar.gz", "w:gz", format=tarfile.USTAR_FORMAT) as tar:
         for path in sorted(lay.inat21_train.rglob("*")):
             info = tar.gettarinfo(path, arcname="train/" + path.relative_to(lay.inat21_train).as_posix())

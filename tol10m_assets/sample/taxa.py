@@ -31,7 +31,8 @@ BASE = [
     S(("Animalia", "Arthropoda", "Insecta", "Coleoptera", "Cerambycidae", "Lagocheirus", "araneiformis"), ""),
     S(("Animalia", "Mollusca", "Gastropoda", "Stylommatophora", "Partulidae", "Partula", "subangulata"), ""),
     S(("Animalia", "Chordata", "Actinopterygii", "Cypriniformes", "Leuciscidae", "Agosia", "yarrowi"), ""),
-    S(("Plantae", "Tracheophyta", "Magnoliopsida", "Fagales", "Fagaceae", "Quercus", "robur"), "English Oak"),
+    # only EOL knows the oak's name, and EOL names are cleaned: "English Oak" → "english oak"
+    S(("Plantae", "Tracheophyta", "Magnoliopsida", "Fagales", "Fagaceae", "Quercus", "robur"), "english oak"),
     S(("Plantae", "Tracheophyta", "Lycopodiopsida", "Lycopodiales", "Lycopodiaceae", "Huperzia", "dacrydioides"), ""),
     S(("Plantae", "Bryophyta", "Bryopsida", "Orthotrichales", "Orthotrichaceae", "Zygodon", "viridissimus"), ""),
     S(("Fungi", "Basidiomycota", "Agaricomycetes", "Agaricales", "Amanitaceae", "Amanita", "muscaria"), "Fly Agaric"),

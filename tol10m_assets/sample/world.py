@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import sqlite3
@@ -34,6 +35,8 @@ from tol10m_assets.sample.taxa import (
 )
 
 SOURCES = ("eol", "eol_published", "inat21", "bioscan")
+# The columns of EOL's media manifest (media_manifest.tgz, written by EOL's ManifestExporter).
+MANIFEST_HEADER = ["EOL content ID", "EOL page ID", "Medium Source URL", "EOL Full-Size Copy URL", "License Name", "Copyright Owner"]
 EOL_PER_SET = 5000
 BIOSCAN_PER_PART = 1000  # the real parts hold 10,000; smaller here so larger worlds get several
 SEEN_PREFIX = "/fs/scratch/PAS2136/eol/data/interim/media_cargo/"
@@ -67,6 +70,7 @@ class Img:
     part: int = 0
     record: dict | None = field(default=None)
     set_name: str = ""
+    md5: str = ""  # EOL: MD5 of the full-size image bytes (the published licences' md5)
 
 
 class WorldWriter:
@@ -196,12 +200,14 @@ class WorldWriter:
         self.plan(self.eol, "eol", 1, 331434, lat.ranks, lat.common)
         self.plan(self.eol, "eol", 1, 52338888, latr.ranks, latr.common)
         self.special.append({"source": "eol", "ref": "page 331434", "expect": "written", "why": "hand correction → latouchii"})
-        # scraped-only pages: a two-word name (genus found by name) and a one-word name
+        # scraped-only pages: a two-word name with an authority (cleaned, then its genus page is found
+        # by name: all seven ranks without ITIS) and a one-word name
         mont = by_name("Passer montanus")
         self.chain(mont.ranks)  # the genus Passer exists in the hierarchy
-        self.scraped = [(7000001, "Passer montanus"), (7000002, "Aphelocoma")]
+        self.scraped = [(7000001, "Passer montanus (Linnaeus, 1758)"), (7000002, "Aphelocoma")]
         self.plan(self.eol, "eol", 1, 7000001, mont.ranks, mont.common)
         self.plan(self.eol, "eol", 1, 7000002, ("", "", "", "", "", "", "aphelocoma"), "")
+        self.special.append({"source": "eol", "ref": "page 7000001", "expect": "written", "why": "scraped name with an authority: cleaned, genus page found by name"})
         # a page nothing knows: every rank empty
         self.plan(self.eol, "eol", 1, 9999901, expect=SKIP_NO_TAXON, why="a page no name source knows")
         # rare species: a whole unseen species; seen-list files of a seen species (others stay)
@@ -284,7 +290,8 @@ class WorldWriter:
                 "species": f"{sp.ranks[5]} {sp.ranks[6]}", "image_file": name, "chunk_number": part,
             }
             rec.update(override)
-            img = Img("bioscan", "written", why, ranks, sp.common, filename=name, part=part, record=rec)
+            common = "" if "genus" in override else sp.common  # names are looked up by "Genus species" only
+            img = Img("bioscan", "written", why, ranks, common, filename=name, part=part, record=rec)
             img.size = self.size(200, 256)
             self.bio.append(img)
             if why:
@@ -320,6 +327,7 @@ class WorldWriter:
             with DeterministicTar(self.layout.eol_images / name) as original, DeterministicTar(self.layout.eol_published_images / name) as published:
                 for im in chunk:
                     data = self.image_bytes(im)
+                    im.md5 = hashlib.md5(data).hexdigest()
                     member = f"{im.content_id}_{im.page_id}_eol-full-size-copy.jpg"
                     original.add(member, data)
                     published.add(f"{im.tol_id}.jpg", data)
@@ -368,6 +376,7 @@ class WorldWriter:
             ("Entomobrya nivalis", "", ""),
             ("Efferia aestuans", "Robber Fly", "English"),
             ("Canis lupus", "Gray Wolf, loup", "English"),  # lists of unequal length are real too
+            ("Mobula birostris", "Giant Manta Ray, manta gigante", "English, Spanish"),
         ]
         chains = []
         for name, vern, lang in itis:
@@ -384,24 +393,43 @@ class WorldWriter:
             r = sp.ranks
             taxa_rows.append([str(tid), f"https://www.inaturalist.org/taxa/{tid}", str(tid), "", *r[:6], r[6], "", "2021-01-01", f"{r[5]} {r[6]}", "species", ""])
             if sp.common and sp.ranks[5] not in ("Quercus",):
+                if sp.ranks[5:] == ("Passer", "montanus"):  # an empty name first: the real one that follows counts
+                    vern_rows.append([str(tid), "", "en", "", "", "", "english", "", "2020-01-01"])
                 vern_rows.append([str(tid), sp.common, "en", "", "", "", "english", "", "2021-01-01"])
         _write_table(self.layout.inat_taxa, ["id", "taxonID", "identifier", "parentNameUsageID", "kingdom", "phylum", "class", "order", "family", "genus", "specificEpithet", "infraspecificEpithet", "modified", "scientificName", "taxonRank", "references"], taxa_rows)
         _write_table(self.layout.inat_vernacular, ["id", "vernacularName", "language", "locality", "countryCode", "source", "lexicon", "contributor", "created"], vern_rows)
         oak, finch, amanita_page = (str(self.pages[n]) for n in ("Quercus robur", "Geospiza fuliginosa", "Amanita muscaria"))
+        # EOL's dump: ``preferred`` or empty in both is_preferred_* columns; EOL names are cleaned
+        # by the build (the oak's catalog name is "english oak")
         eol_vern = [
-            [oak, "<i>Quercus robur</i>", "English Oak", "eng", "EOL", "1"],
-            [oak, "<i>Quercus robur</i>", "Pedunculate Oak", "eng", "EOL", "0"],
-            [finch, "Geospiza fuliginosa", "Small Ground Finch", "eng", "EOL", "0"],
-            [amanita_page, "Amanita muscaria", "Fly Agaric", "eng", "EOL", "1"],
-            [amanita_page, "Amanita muscaria", "Fliegenpilz", "deu", "EOL", "1"],
+            [oak, "<i>Quercus robur</i>", "English Oak", "eng", "EOL", "preferred", "preferred"],
+            [oak, "<i>Quercus robur</i>", "Pedunculate Oak", "eng", "EOL", "", ""],
+            [finch, "Geospiza fuliginosa", "Small Ground Finch", "eng", "EOL", "preferred", ""],
+            [amanita_page, "Amanita muscaria", "Fly Agaric", "eng", "EOL", "preferred", "preferred"],
+            [amanita_page, "Amanita muscaria", "Fliegenpilz", "deu", "EOL", "preferred", "preferred"],
         ]
-        _write_table(self.layout.eol_vernacular, ["page_id", "canonical_form", "vernacular_string", "language_code", "resource_name", "is_preferred_by_eol"], eol_vern)
-        manifest = []
-        licences = ["cc-by-4.0", "cc-by-nc-sa-3.0", "cc-publicdomain", "cc-by-sa-2.0"]
+        _write_table(self.layout.eol_vernacular, ["page_id", "canonical_form", "vernacular_string", "language_code", "resource_name",
+                                                  "is_preferred_by_resource", "is_preferred_by_eol"], eol_vern)
+        _write_table(self.layout.eol_media_manifest, MANIFEST_HEADER, self.manifest_rows())
+
+    def manifest_rows(self) -> list[list[str]]:
+        """The EOL media manifest as EOL exports it (six columns; owners may be empty or hold commas;
+        "No known copyright restrictions" among the licences). One written image is left out (its
+        licence fields stay empty) and one row names an image that is not in any image set."""
+        licences = ["cc-by-4.0", "cc-by-nc-sa-3.0", "cc-publicdomain", "cc-by-sa-2.0", "No known copyright restrictions", "cc-by-nc-4.0"]
+        owners = ["Photographer 1", "Smith, J.", "", "Museum \"Naturalis\"", "Photographer 5"]
+        written = [im for im in self.eol if im.expect == "written"]
+        self.manifest_missing = written[3].content_id
+        rows = []
         for i, im in enumerate(self.eol):
-            manifest.append([str(im.content_id), str(im.page_id), f"https://example.org/media/{im.content_id}.jpg",
-                             f"https://content.eol.org/data/media/{im.content_id}.jpg", licences[i % 4], f"Photographer {i % 7}"])
-        _write_table(self.layout.eol_media_manifest, ["EOL content ID", "EOL page ID", "Medium Source URL", "EOL Full-Size Copy URL", "License Name", "Copyright Owner"], manifest)
+            if im.content_id == self.manifest_missing:
+                continue
+            token = hashlib.sha1(f"{im.content_id}".encode()).hexdigest()
+            source = "" if i % 9 == 4 else f"https://www.inaturalist.org/photos/{im.content_id % 1000003}/original.jpg"
+            full = f"https://content.eol.org/data/media/{token[:2]}/{token[2:4]}/{token[4:6]}/{token[6:8]}.{token[8:40]}.jpg"
+            rows.append([str(im.content_id), str(im.page_id), source, full, licences[i % len(licences)], owners[i % len(owners)]])
+        rows.append(["99999999", "1", "", "https://content.eol.org/data/media/00/00/00/00.0.jpg", "cc-by-4.0", "nobody"])
+        return rows
 
     def write_rare(self) -> None:
         seen = {f"{RARE_SEEN.ranks[5]} {RARE_SEEN.ranks[6]}": [f"{SEEN_PREFIX}{im.content_id}_{im.page_id}_eol-full-size-copy.jpg" for im in self.rare_seen_images]}
@@ -452,7 +480,8 @@ class WorldWriter:
                     ids[2:4] = [str(im.part), im.filename]
                 else:
                     ids[4:7] = [im.filename, im.cls_dir.split("_", 1)[1], str(im.cls_num)]
-                common = im.common or " ".join(x for x in im.ranks[5:] if x) or " ".join(x for x in im.ranks if x)
+                scientific = " ".join(x for x in im.ranks[5:] if x)
+                common = im.common or scientific[:1].upper() + scientific[1:] or " ".join(x for x in im.ranks if x)
                 out.append([wanted, im.tol_id, *ids, *im.ranks, common])
         _write_table(self.layout.published_catalog, header, out)
 
@@ -502,6 +531,10 @@ class WorldWriter:
             },
             "special": self.special,
             "taxa": taxa,
+            # licences: MD5 of every EOL image's bytes ("<content>_<page>" → md5), the written image
+            # that the media manifest leaves out
+            "eol_md5": {f"{im.content_id}_{im.page_id}": im.md5 for im in self.eol},
+            "manifest_missing": self.manifest_missing,
         }
 
 

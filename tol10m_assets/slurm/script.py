@@ -21,6 +21,7 @@ OPTIONS: dict[str, tuple[str, re.Pattern]] = {
     "mem": ("--mem", re.compile(r"[0-9]{1,9}[KMGT]?")),
     "gres": ("--gres", re.compile(r"[A-Za-z0-9_:,.-]{1,128}")),
     "constraint": ("--constraint", re.compile(r"[A-Za-z0-9_.,:&|()\[\]*!-]{1,256}")),
+    "begin": ("--begin", re.compile(r"[A-Za-z0-9:+-]{1,64}")),  # e.g. now+3600, 2026-01-01T20:00
 }
 TAG_PREFIX = "tol10m/slurm."
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -41,15 +42,16 @@ class SlurmOptions:
     mem: str | None = None
     gres: str | None = None
     constraint: str | None = None
+    begin: str | None = None
 
-    def validated(self) -> "SlurmOptions":
+    def validated(self) -> SlurmOptions:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None and not OPTIONS[f.name][1].fullmatch(str(value)):
                 raise UnsafeValue(f"Slurm option {f.name}={value!r} is not allowed (expected {OPTIONS[f.name][1].pattern})")
         return self
 
-    def with_tags(self, tags: dict[str, str]) -> "SlurmOptions":
+    def with_tags(self, tags: dict[str, str]) -> SlurmOptions:
         """Run tags ``tol10m/slurm.<option>`` override the configured options."""
         changes = {}
         for key, value in tags.items():
@@ -63,43 +65,82 @@ class SlurmOptions:
         return [f"#SBATCH {OPTIONS[f.name][0]}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) is not None]
 
 
+RUN_COMMENT = "dagster-run="  # --comment=dagster-run=<run id>: how a sweep finds the run of a job
+
+
 @dataclass(frozen=True)
 class BatchScript:
+    """The job's script. The run worker runs in its own process group (``setsid``), which the script
+    kills when the worker ends, so no child of the worker outlives it. A failure before the worker
+    starts (a setup line, a missing interpreter) ends the job with that command's status and a
+    ``tol10m-slurm:`` line in the log: the launcher reads both from Slurm, no Python is needed.
+    Secrets never appear here: values come from the environment Slurm passes, or ``env_file``.
+    """
+
     job_name: str
     output: str  # the log path, may contain %j
-    command: list[str]
+    command: list[str]  # command[0] is the interpreter
+    comment: str = ""
     options: SlurmOptions = field(default_factory=SlurmOptions)
     working_directory: str | None = None
     setup_lines: tuple[str, ...] = ()
     extra_sbatch_lines: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    epilogue: list[str] | None = None  # run with the run worker's exit status when it fails
+    env_file: str | None = None  # a user-only file of `export NAME=value` lines, sourced first
 
     def render(self) -> str:
         if not JOB_NAME.fullmatch(self.job_name):
             raise UnsafeValue(f"job name {self.job_name!r} is not allowed")
-        for line in (*self.setup_lines, *self.extra_sbatch_lines, self.output, self.working_directory or ""):
+        if self.comment and not JOB_NAME.fullmatch(self.comment.replace("=", "")):
+            raise UnsafeValue(f"job comment {self.comment!r} is not allowed")
+        for line in (*self.setup_lines, *self.extra_sbatch_lines, self.output, self.working_directory or "", self.env_file or ""):
             if "\n" in line or "\r" in line:
                 raise UnsafeValue(f"a newline in {line!r}")
         for line in self.extra_sbatch_lines:
             if not line.startswith("#SBATCH "):
                 raise UnsafeValue(f"extra_sbatch_lines must start with '#SBATCH ': {line!r}")
         lines = ["#!/bin/bash", f"#SBATCH --job-name={self.job_name}", f"#SBATCH --output={shlex.quote(self.output)}"]
+        if self.comment:
+            lines.append(f"#SBATCH --comment={self.comment}")
         lines += self.options.validated().directives()
         lines += list(self.extra_sbatch_lines)
-        lines += ["", "# written by tol10m_assets.slurm.SlurmRunLauncher", "set -eo pipefail"]
+        interpreter = shlex.quote(self.command[0])
+        lines += [
+            "",
+            "# written by tol10m_assets.slurm.SlurmRunLauncher",
+            "umask 077",
+            "set -eE -o pipefail",
+            "trap 'status=$?; echo \"tol10m-slurm: the batch script failed before the run worker started: line $LINENO: $BASH_COMMAND (exit $status)\" >&2; exit $status' ERR",
+            'echo "tol10m-slurm: job $SLURM_JOB_ID on $(hostname) at $(date -Is)"',
+        ]
         if self.working_directory:
             lines.append(f"cd {shlex.quote(self.working_directory)}")
+        if self.env_file:
+            lines.append(f". {shlex.quote(self.env_file)}")
         lines += list(self.setup_lines)
-        for name, value in sorted(self.env.items()):
-            if not ENV_NAME.fullmatch(name):
-                raise UnsafeValue(f"environment variable name {name!r} is not allowed")
-            lines.append(f"export {name}={shlex.quote(value)}")
-        lines.append('echo "slurm job $SLURM_JOB_ID on $(hostname) at $(date -Is)"')
-        command = " ".join(shlex.quote(a) for a in self.command)
-        if not self.epilogue:
-            lines += [f"exec {command}", ""]
-        else:
-            epilogue = " ".join(shlex.quote(a) for a in self.epilogue)
-            lines += ["set +e", command, "status=$?", f'[ "$status" -eq 0 ] || {epilogue} "$status" || true', 'exit "$status"', ""]
+        lines += [
+            f"command -v {interpreter} >/dev/null || {{ echo \"tol10m-slurm: the interpreter {self.command[0]} is missing on $(hostname) (exit 127)\" >&2; exit 127; }}",
+            "trap - ERR",
+            "set +e",
+            "# the worker leads its own process group; everything it starts dies with it",
+            f"setsid {' '.join(shlex.quote(a) for a in self.command)} &",
+            "worker=$!",
+            "trap 'kill -TERM -- -$worker 2>/dev/null' TERM INT",
+            'wait "$worker"; status=$?',
+            'while kill -0 "$worker" 2>/dev/null; do wait "$worker"; status=$?; done',
+            'kill -KILL -- -"$worker" 2>/dev/null',
+            'for _ in $(seq 100); do kill -0 -- -"$worker" 2>/dev/null || break; sleep 0.1; done',
+            'echo "tol10m-slurm: the run worker exited with status $status at $(date -Is)"',
+            'exit "$status"',
+            "",
+        ]
         return "\n".join(lines)
+
+
+def env_file_text(env: dict[str, str]) -> str:
+    """``export NAME=value`` lines for a user-only file (``env_passing: file``)."""
+    lines = []
+    for name, value in sorted(env.items()):
+        if not ENV_NAME.fullmatch(name):
+            raise UnsafeValue(f"environment variable name {name!r} is not allowed")
+        lines.append(f"export {name}={shlex.quote(value)}")
+    return "\n".join(lines) + "\n"

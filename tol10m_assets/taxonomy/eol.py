@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from tol10m_assets.taxonomy.names import clean_name
 from tol10m_assets.taxonomy.readers import iter_rows, parse_int
 from tol10m_assets.taxonomy.taxon import RANKS
 
@@ -57,7 +58,7 @@ class EolHierarchy:
         for page, (rank, value, parent_taxon, line) in raw.items():
             nodes[page] = Node(rank, value, page_of_taxon.get(parent_taxon, -1), f"{name}:{line}")
             if rank == "genus":
-                genus_pages.setdefault(value.lower(), page)
+                genus_pages[value.lower()] = page  # as the original: the last genus page of a name wins
         del raw, page_of_taxon
         hierarchy = cls(nodes, genus_pages)
         if scraped_page_ids is not None and Path(scraped_page_ids).exists():
@@ -67,33 +68,39 @@ class EolHierarchy:
         return hierarchy
 
     def _add_scraped(self, path: Path) -> None:
+        """Low-quality names of pages the hierarchy lacks, cleaned first as the original does
+        (``Passer montanus Linnaeus, 1758`` → ``passer montanus``): a two-word name is an epithet
+        under the genus page found by its genus name; anything else is a species with no parent.
+        Unlike the original, a genus that no page has is kept as a parentless genus node."""
         for line, row in iter_rows(path, ["page_id", "scientific_name"]):
             page = parse_int(path, line, "page_id", row["page_id"])
             if page in self.nodes:
                 continue
-            name = row["scientific_name"].strip()
+            name = clean_name(row["scientific_name"])
             words = name.split()
             source = f"{path.name}:{line}"
             if len(words) == 2:
-                genus_page = self.genus_pages.get(words[0].lower(), -1)
+                genus_page = self.genus_pages.get(words[0], -1)
                 if genus_page == -1:
                     genus_page = -(len(self.nodes) + 2)  # a private genus node with no parent
                     self.nodes[genus_page] = Node("genus", words[0], -1, source)
-                    self.genus_pages[words[0].lower()] = genus_page
+                    self.genus_pages[words[0]] = genus_page
                 self.nodes[page] = Node("species", words[1], genus_page, source)
-            else:
+            elif name:
                 self.nodes[page] = Node("species", name, -1, source)
 
     def walk(self, page: int) -> tuple[dict[str, str], dict[str, str]]:
-        """(rank → value, rank → provenance) collected from the page up to the root."""
+        """(rank → value, rank → provenance) collected from the page up to the root. As in the
+        original, a rank seen twice on the way up takes the higher node's value."""
         values: dict[str, str] = {}
         provenance: dict[str, str] = {}
         seen = set()
         while page in self.nodes and page not in seen:
             seen.add(page)
             node = self.nodes[page]
-            if node.rank and node.rank not in values and node.value:
+            if node.rank:
                 values[node.rank] = node.value
                 provenance[node.rank] = node.source
             page = node.parent
-        return values, provenance
+        kept = {r: v for r, v in values.items() if v}
+        return kept, {r: provenance[r] for r in kept}

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from tol10m_assets.errors import InputFormatError
+from tol10m_assets.taxonomy.readers import iter_lines
 from tol10m_assets.taxonomy.taxon import Taxon
 
 _EOL_FILE = re.compile(r"(\d+)_(\d+)_eol.*jpg")
@@ -30,7 +31,7 @@ def species_key(key: str) -> str:
 
 def _load(path: Path) -> dict:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads("".join(iter_lines(Path(path))))
     except json.JSONDecodeError as exc:
         raise InputFormatError(path, f"not JSON ({exc.msg})", line=exc.lineno) from None
     if not isinstance(data, dict):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from tol10m_assets.errors import MissingSourceError
-from tol10m_assets.taxonomy.bioscan import read_bioscan_metadata
+from tol10m_assets.taxonomy.bioscan import FIXED, read_bioscan_metadata
 from tol10m_assets.taxonomy.common import CommonNames
 from tol10m_assets.taxonomy.eol import EolHierarchy
 from tol10m_assets.taxonomy.inat import parse_inat21_class_dir
@@ -82,18 +84,72 @@ def resolve_inat21(layout, class_dirs: Iterable[str]) -> dict[int, NamedTaxon]:
     return out
 
 
-def resolve_bioscan(layout) -> dict[tuple[int, str], NamedTaxon]:
-    """(part, image_file) → NamedTaxon from the BIOSCAN metadata, upgraded, with a common name."""
+FIXED_PROVENANCE = f"fixed: every BIOSCAN-1M image is {', '.join(FIXED)}"
+_FIXED_RANKS = RANKS[:3]
+
+
+class BioscanLookup(Mapping):
+    """(part, image_file) → NamedTaxon, every answer citing its own record (1-based) and line.
+
+    One upgrade and common-name lookup per distinct taxon; per image only three integers are kept
+    and the NamedTaxon is built when asked for, so the table stays small at 1.1 million images."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self._rows: dict[tuple[int, str], int] = {}
+        self._answer, self._record, self._line = array("I"), array("I"), array("Q")
+        self._answers: list[tuple[Taxon, tuple[str, ...], dict[str, str], str, str]] = []
+        self._index: dict[Taxon, int] = {}
+
+    def add(self, key: tuple[int, str], answer: int, record: int, line: int) -> None:
+        row = self._rows.get(key)
+        if row is None:  # a later record for the same image replaces an earlier one, as in the original
+            self._rows[key] = len(self._answer)
+            self._answer.append(answer), self._record.append(record), self._line.append(line)
+        else:
+            self._answer[row], self._record[row], self._line[row] = answer, record, line
+
+    def __getitem__(self, key: tuple[int, str]) -> NamedTaxon:
+        row = self._rows[key]
+        taxon, own_ranks, upgraded, common, common_source = self._answers[self._answer[row]]
+        where = f"{self.source}:{self._line[row]} (record {self._record[row]})"
+        provenance = {r: FIXED_PROVENANCE for r in _FIXED_RANKS}
+        provenance.update({r: where for r in own_ranks})
+        provenance.update(upgraded)
+        if common_source:
+            provenance["common"] = common_source
+        return NamedTaxon(taxon, common, provenance)
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, key) -> bool:
+        return key in self._rows
+
+
+def resolve_bioscan(layout, wanted: Iterable[tuple[int, str]] | None = None) -> BioscanLookup:
+    """(part, image_file) → NamedTaxon from the BIOSCAN metadata (streamed), upgraded, with a common
+    name; ``wanted`` keeps only those images. Provenance: the image's own record and line, the fixed
+    kingdom, phylum and class said to be fixed, upgraded ranks citing the upgrade table."""
     path = layout.bioscan_metadata
     if not path.exists():
         raise MissingSourceError(path, "source_paths.bioscan_metadata", "BIOSCAN metadata")
     upgrader, commons = _upgrader(layout), _common_names(layout)
-    cache: dict[Taxon, tuple[Taxon, dict]] = {}
-    out = {}
-    for part, image_file, taxon, index in read_bioscan_metadata(path):
-        if taxon not in cache:
-            provenance = {r: f"{path.name}:record {index}" for r, v in zip(RANKS, taxon.values()) if v}
-            cache[taxon] = upgrader.upgrade(taxon, provenance)
-        upgraded, provenance = cache[taxon]
-        out[(part, image_file)] = _named(upgraded, provenance, commons)
-    return out
+    keep = None if wanted is None else set(wanted)
+    table = BioscanLookup(path.name)
+    for part, image_file, taxon, where in read_bioscan_metadata(path):
+        key = (part, image_file)
+        if keep is not None and key not in keep:
+            continue
+        answer = table._index.get(taxon)
+        if answer is None:
+            own = tuple(r for r, v in zip(RANKS, taxon.values()) if v and r not in _FIXED_RANKS)
+            upgraded, provenance = upgrader.upgrade(taxon, {})
+            common, common_source = commons.lookup(upgraded)
+            answer = table._index[taxon] = len(table._answers)
+            table._answers.append((upgraded, own, provenance, common, common_source))
+        table.add(key, answer, where.record, where.line)
+    return table

@@ -102,9 +102,10 @@ class Taxon:
 
     @property
     def scientific(self) -> str:
-        """``Genus species``; ``Genus`` without species; the species alone without genus."""
+        """``Genus species``; ``Genus`` without species; without genus, the species capitalised as
+        the original's ``str.capitalize`` does (``aphelocoma`` → ``Aphelocoma``)."""
         out = self.as_tuple()
-        return " ".join(x for x in (out[5], out[6]) if x)
+        return _cap(" ".join(x for x in (out[5], out[6]) if x))
 
     @property
     def taxonomic(self) -> str:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from tol10m_assets.errors import InputFormatError
-from tol10m_assets.taxonomy.readers import iter_rows
+from tol10m_assets.taxonomy.readers import iter_lines, iter_rows
 from tol10m_assets.taxonomy.taxon import RANKS, Taxon
 
 ITIS_COLUMNS = ["Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species"]
@@ -66,26 +66,26 @@ class Upgrader:
         return up
 
     def _add_resolved(self, path: Path) -> None:
-        with open(path, encoding="utf-8") as handle:
-            for line, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InputFormatError(path, f"not JSON ({exc.msg})", line=line) from None
-                if not isinstance(obj, dict):
-                    raise InputFormatError(path, "expected a JSON object", line=line)
-                for name, answers in obj.items():
-                    if not isinstance(answers, dict):
-                        raise InputFormatError(path, f"answers for {name!r} are not an object", line=line)
-                    for answer in answers.values():
-                        if not isinstance(answer, dict):
-                            continue
-                        t = Taxon(answer.get("kingdom"), answer.get("phylum"), answer.get("class"), answer.get("order"), answer.get("family"), "", name)
-                        k, p, c, o, f, g, s = t.values()
-                        species = f"{g} {s}" if g and s else ""
-                        self.add_chain(dict(kingdom=k, phylum=p, **{"class": c}, order=o, family=f, species=species), f"{path.name}:{line}", override=False)
+        for line, text in enumerate(iter_lines(path), start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputFormatError(path, f"not JSON ({exc.msg})", line=line) from None
+            if not isinstance(obj, dict):
+                raise InputFormatError(path, "expected a JSON object", line=line)
+            # as the original: the line's first name and that name's first answer only
+            for name, answers in list(obj.items())[:1]:
+                if not isinstance(answers, dict):
+                    raise InputFormatError(path, f"answers for {name!r} are not an object", line=line)
+                for answer in list(answers.values())[:1]:
+                    if not isinstance(answer, dict):
+                        raise InputFormatError(path, f"the answer for {name!r} is not an object", line=line)
+                    t = Taxon(answer.get("kingdom"), answer.get("phylum"), answer.get("class"), answer.get("order"), answer.get("family"), "", name)
+                    k, p, c, o, f, g, s = t.values()
+                    species = f"{g} {s}" if g and s else ""
+                    self.add_chain(dict(kingdom=k, phylum=p, **{"class": c}, order=o, family=f, species=species), f"{path.name}:{line}", override=False)
 
     def _parent(self, name: str, rank: str) -> tuple[str, str, str] | None:
         """(parent name, parent rank, source) of ``name`` seen at ``rank``."""
@@ -110,41 +110,52 @@ class Upgrader:
             return None
         return parent, parent_rank, source
 
-    def _fill(self, values: list[str], begin: int) -> tuple[list[str], dict[str, str]]:
+    def _fill(self, values: list[str], begin: int, trace: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
         trial = list(values)
         filled: dict[str, str] = {}
         if begin >= 5:
             name, rank = f"{values[5]} {values[6]}", "species"
         else:
             name, rank = values[begin], RANKS[begin]
+        if trace is not None:
+            trace.append(f"start from {rank} '{name}'")
         for _ in range(len(RANKS)):
             step = self._parent(name, rank)
             if step is None:
+                if trace is not None:
+                    trace.append(f"  '{name}' ({rank}): no parent in the upgrade table")
                 break
             parent, parent_rank, source = step
             i = _LEVEL[parent_rank]
-            if not trial[i]:
+            was_empty = not trial[i]
+            if was_empty:
                 trial[i] = parent
                 origin = "ITIS" if source.startswith(self.itis_name) else source.split(":", 1)[0]
                 filled[parent_rank] = f"{source} (upgraded from {origin})"
+            if trace is not None:
+                done = "filled" if was_empty else f"already '{trial[i]}'"
+                trace.append(f"  '{name}' ({rank}) → {parent_rank} '{parent}' [{source}]: {done}")
             name, rank = parent, parent_rank
         fix_known_errors(trial)
         return trial, filled
 
-    def upgrade(self, taxon: Taxon, provenance: dict[str, str] | None = None) -> tuple[Taxon, dict[str, str]]:
+    def upgrade(self, taxon: Taxon, provenance: dict[str, str] | None = None, trace: list[str] | None = None) -> tuple[Taxon, dict[str, str]]:
         """Fill empty ranks from the highest rank that is continuous down to the species; if the result
-        is still incomplete, start one step lower and try again (spec section 4)."""
+        is still incomplete, start one step lower and try again (spec section 4). ``trace`` (a list)
+        receives one line per step, for ``tol10m_assets.explain``."""
         values = list(taxon.values())
         fix_known_errors(values)
         provenance = dict(provenance or {})
         if all(values) or not values[5] or not values[6]:
+            if trace is not None:
+                trace.append("complete: nothing to upgrade" if all(values) else "no genus and species: not upgraded")
             return Taxon(*values), provenance
         start = 6
         while start > 0 and values[start - 1]:
             start -= 1
         best: tuple[list[str], dict[str, str]] | None = None
         for begin in range(min(start, 5), 6):
-            trial, filled = self._fill(values, begin)
+            trial, filled = self._fill(values, begin, trace)
             if all(trial):
                 best = (trial, filled)
                 break
@@ -153,4 +164,6 @@ class Upgrader:
         if best is not None:
             values = best[0]
             provenance.update(best[1])
+        if trace is not None:
+            trace.append("result: " + ("complete" if all(values) else "still incomplete") + (f", ranks filled: {', '.join(best[1])}" if best else ", nothing filled"))
         return Taxon(*values), provenance

@@ -66,7 +66,9 @@ def test_licences_join_the_manifest(tmp_path):
     )
     df = frame(row(tid="a"), row(tid="a", split="train_small"), row(tid="z", eol=(9, 9)))
     out = eol_licenses(df, read_media_manifest(manifest))
-    assert out.values.tolist() == [["a", 1, 2, "cc-by-4.0", "Someone"], ["z", 9, 9, "", ""]]
+    # the published columns (issue 11): md5 empty without image hashes, the licence link derived
+    assert out.values.tolist() == [["a", 1, 2, "", "u", "v", "cc-by-4.0", "Someone", "https://creativecommons.org/licenses/by/4.0/", ""],
+                                   ["z", 9, 9, "", "", "", "", "", "", ""]]
 
 
 def test_bad_manifest_names_file_and_line(tmp_path):

@@ -2,13 +2,26 @@
 
 import os
 import stat
+import subprocess
 import textwrap
+import time
 
 import pytest
 from dagster import DagsterRunStatus, instance_for_test
 from dagster._core.launcher import LaunchRunContext, WorkerStatus
 
-from tol10m_assets.slurm import JOB_ID_TAG, LOG_TAG, BatchScript, SlurmOptions, SlurmRunLauncher, UnsafeValue
+from tol10m_assets.slurm import (
+    HEALTH_TAG,
+    JOB_ID_TAG,
+    LOG_TAG,
+    REASON_TAG,
+    STATE_TAG,
+    BatchScript,
+    SlurmOptions,
+    SlurmRunLauncher,
+    UnsafeValue,
+)
+from tol10m_assets.slurm.script import env_file_text
 from tol10m_assets.slurm.states import parse_scontrol
 
 from .slow_defs import defs as slow_defs
@@ -39,16 +52,17 @@ def test_script_quotes_everything_shell_bound():
         command=["/venv/bin/python", "-m", "dagster", "api", "execute_run", '{"a": "b c; $(id)"}'],
         options=SlurmOptions(partition="debug", time="1:00:00"),
         working_directory="/work/my repo",
-        env={"TOL10M_DATA_ROOT": "/data/with space$HOME"},
+        env_file="/logs/run 1/env",
     ).render()
     assert "#SBATCH --partition=debug" in script and "#SBATCH --time=1:00:00" in script
     assert "cd '/work/my repo'" in script
-    assert "export TOL10M_DATA_ROOT='/data/with space$HOME'" in script
+    assert ". '/logs/run 1/env'" in script and "export" not in script  # values never in the script
     assert """'{"a": "b c; $(id)"}'""" in script
+    assert env_file_text({"TOL10M_DATA_ROOT": "/data/with space$HOME"}) == "export TOL10M_DATA_ROOT='/data/with space$HOME'\n"
     with pytest.raises(UnsafeValue):
         BatchScript(job_name="a\nb", output="o", command=["x"]).render()
     with pytest.raises(UnsafeValue):
-        BatchScript(job_name="a", output="o", command=["x"], env={"BAD NAME": "v"}).render()
+        env_file_text({"BAD NAME": "v"})
     with pytest.raises(UnsafeValue):
         BatchScript(job_name="a", output="o", command=["x"], extra_sbatch_lines=("rm -rf /",)).render()
 
@@ -76,30 +90,300 @@ def launcher_and_run(tmp_path, instance, tags=None, **config):
     return instance.get_run_by_id(run.run_id)
 
 
-def test_launch_writes_the_script_and_tags_the_run(tmp_path):
-    sbatch = fake(tmp_path, "sbatch", f'cp "$2" {tmp_path}/submitted.sbatch; echo "4242;cluster"\n')
+
+def test_launch_writes_a_private_script_without_secrets_and_tags_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOL10M_SECRET_URL", "postgresql://u:pa55word@db/x")
+    sbatch = fake(tmp_path, "sbatch", f'cp "${{@: -1}}" {tmp_path}/submitted.sbatch; echo "$*" > {tmp_path}/args; env > {tmp_path}/env; echo "4242;cluster"\n')
     with instance_for_test() as instance:
-        run = launcher_and_run(tmp_path, instance, {"tol10m/slurm.cpus_per_task": "3"}, sbatch=sbatch, partition="debug", per_job={"sleep_job": {"mem": "2G"}})
-        assert run.tags[JOB_ID_TAG] == "4242"
+        run = launcher_and_run(tmp_path, instance, {"tol10m/slurm.cpus_per_task": "3"}, sbatch=sbatch, partition="debug",
+                               per_job={"sleep_job": {"mem": "2G", "setup_lines": ["module load x/1"]}}, env_vars=["TOL10M_SECRET_URL", "PLAIN=1"])
+        assert run.tags[JOB_ID_TAG] == "4242" and run.tags[STATE_TAG] == "SUBMITTED"
         assert run.tags[LOG_TAG].endswith(f"{run.run_id}/slurm-4242.out")
         text = (tmp_path / "submitted.sbatch").read_text()
         assert "#SBATCH --partition=debug" in text and "#SBATCH --mem=2G" in text and "#SBATCH --cpus-per-task=3" in text
-        assert "\npython -m dagster api execute_run '{}'\n" in text
-        assert "tol10m_assets.slurm.epilogue" in text and (tmp_path / "logs" / run.run_id / "instance_ref.json").exists()
+        assert f"#SBATCH --comment=dagster-run={run.run_id}" in text and "\nmodule load x/1\n" in text
+        assert "\nsetsid python -m dagster api execute_run '{}' &\n" in text
+        assert "pa55word" not in text and "PLAIN" not in text  # values reach the job through Slurm's --export
+        assert "--export=ALL" in (tmp_path / "args").read_text()
+        env = (tmp_path / "env").read_text()
+        assert "TOL10M_SECRET_URL=postgresql://u:pa55word@db/x" in env and "PLAIN=1" in env
+        run_dir = tmp_path / "logs" / run.run_id
+        assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700 and stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
+        assert stat.S_IMODE((run_dir / "job.sbatch").stat().st_mode) == 0o600
+        assert sorted(p.name for p in run_dir.iterdir()) == ["job.sbatch"]
 
 
-def test_epilogue_fails_a_run_whose_worker_died_early(tmp_path):
-    from dagster._serdes import serialize_value
-
-    from tol10m_assets.slurm.epilogue import main
-
+def test_env_passing_file_is_user_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOL10M_SECRET_URL", "postgresql://u:pa55word@db/x")
+    sbatch = fake(tmp_path, "sbatch", f'env > {tmp_path}/env; echo 7\n')
     with instance_for_test() as instance:
-        run = instance.create_run_for_job(slow_defs.resolve_job_def("sleep_job"), status=DagsterRunStatus.STARTING)
-        ref = tmp_path / "instance_ref.json"
-        ref.write_text(serialize_value(instance.get_ref()))
-        main([str(ref), run.run_id, "127"])
-        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
-        assert any("exited with status 127" in e.message for e in instance.all_logs(run.run_id))
+        inherited = {JOB_ID_TAG: "999", HEALTH_TAG: "FAILED: x", STATE_TAG: "FAILED"}  # a re-execution copies its parent's tags
+        run = launcher_and_run(tmp_path, instance, inherited, sbatch=sbatch, env_vars=["TOL10M_SECRET_URL"], env_passing="file")
+        assert (run.tags[JOB_ID_TAG], run.tags[STATE_TAG], run.tags[HEALTH_TAG]) == ("7", "SUBMITTED", "SUBMITTED")
+        env_file = tmp_path / "logs" / run.run_id / "env"
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        assert env_file.read_text() == "export TOL10M_SECRET_URL=postgresql://u:pa55word@db/x\n"
+        assert "pa55word" not in (tmp_path / "logs" / run.run_id / "job.sbatch").read_text()
+
+
+def run_script(tmp_path, command, setup_lines=(), timeout=30):
+    """Run a rendered batch script with bash, outside Slurm: what the job does on the node."""
+    script = BatchScript(job_name="t", output=str(tmp_path / "out"), command=command, setup_lines=tuple(setup_lines)).render()
+    path = tmp_path / "job.sbatch"
+    path.write_text(script)
+    return subprocess.run(["bash", str(path)], capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+
+def test_a_failing_setup_line_ends_the_job_with_its_status_and_says_so(tmp_path):
+    out = run_script(tmp_path, ["/bin/true"], setup_lines=["module load python/3.11"])
+    assert out.returncode == 127
+    assert "tol10m-slurm: the batch script failed before the run worker started" in out.stderr and "module load python/3.11" in out.stderr
+
+
+def test_a_missing_interpreter_ends_the_job_127_without_running_python(tmp_path):
+    out = run_script(tmp_path, ["/nonexistent/venv/bin/python", "-m", "dagster"])
+    assert out.returncode == 127
+    assert "tol10m-slurm: the interpreter /nonexistent/venv/bin/python is missing" in out.stderr
+
+
+def test_the_workers_children_die_with_it(tmp_path):
+    """The worker starts a child that outlives it (like a step process after kill -9 of the worker):
+    the script kills the worker's whole process group before the job ends."""
+    child = tmp_path / "child.pid"
+    body = f"sleep 300 & echo $! > {child}; kill -9 $$"
+    out = run_script(tmp_path, ["/bin/bash", "-c", body])
+    assert out.returncode == 137 and "run worker exited with status 137" in out.stdout
+    pid = int(child.read_text())
+    time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def make_run(instance, status, tags):
+    run = instance.create_run_for_job(slow_defs.resolve_job_def("sleep_job"), status=status, tags=tags)
+    return instance.get_run_by_id(run.run_id)
+
+
+class FakeSlurm:
+    """sbatch/squeue/scontrol/sacct/scancel that read their answers from files in a folder."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / "fake"
+        self.dir.mkdir()
+        for name in ("squeue", "scontrol", "sacct", "scancel"):
+            (self.dir / f"{name}.sh").write_text("exit 0\n")
+            fake(self.dir, name, f'echo "$*" >> {self.dir}/calls\nsource {self.dir}/{name}.sh\n')
+        self.set("scontrol", 'case "$1" in ping) echo "Slurmctld(primary) at c1 is UP";; *) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1;; esac')
+
+    def set(self, name, body):
+        (self.dir / f"{name}.sh").write_text(body + "\n")
+
+    def calls(self):
+        path = self.dir / "calls"
+        return path.read_text() if path.exists() else ""
+
+    def launcher(self, instance, tmp_path, **config):
+        launcher = SlurmRunLauncher(log_directory=str(tmp_path / "logs"), cancel_wait_seconds=2,
+                                    **{n: str(self.dir / n) for n in ("squeue", "scontrol", "sacct", "scancel")}, **config)
+        launcher.register_instance(instance)
+        return launcher
+
+
+DOWN = 'echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1'
+PING_DOWN = 'case "$1" in ping) echo "Slurmctld(primary) at c1 is DOWN"; exit 1;; *) echo "Unable to contact slurm controller" >&2; exit 1;; esac'
+
+
+@pytest.fixture(scope="module")
+def shared_instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+@pytest.mark.parametrize(
+    "squeue, scontrol, sacct, status, words, health",
+    [
+        ("echo 'PENDING|Resources|'", None, None, WorkerStatus.RUNNING, "PENDING (Resources)", "RUNNING"),
+        ("echo 'RUNNING|None|node7'", None, None, WorkerStatus.RUNNING, "RUNNING on node7", "RUNNING"),
+        ("true", "echo 'JobId=7 JobState=COMPLETED Reason=None ExitCode=0:0'", None, WorkerStatus.SUCCESS, "COMPLETED", "SUCCESS"),
+        ("true", "echo 'JobId=7 JobState=OUT_OF_MEMORY Reason=OutOfMemory'", None, WorkerStatus.FAILED, "OUT_OF_MEMORY", "FAILED"),
+        ("true", "echo 'JobId=7 JobState=TIMEOUT Reason=TimeLimit'", None, WorkerStatus.FAILED, "TIMEOUT", "FAILED"),
+        ("true", "echo 'JobId=7 JobState=CANCELLED Reason=None'", None, WorkerStatus.FAILED, "last words", "FAILED"),
+        # the controller forgot the job: accounting is the record
+        ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "echo 'FAILED|None|node7|127:0'", WorkerStatus.FAILED, "exit code 127:0 [sacct]", "FAILED"),
+        ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "echo 'COMPLETED|None|node7|0:0'", WorkerStatus.SUCCESS, "[sacct]", "SUCCESS"),
+        ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "echo 'Slurm accounting storage is disabled' >&2; exit 1", WorkerStatus.NOT_FOUND, "no longer knows", "NOT_FOUND"),
+        ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "true", WorkerStatus.NOT_FOUND, "no record", "NOT_FOUND"),
+        # no answer is not an answer: the run keeps its status
+        (DOWN, PING_DOWN, None, WorkerStatus.RUNNING, "Unable to contact slurm controller", "UNKNOWN"),
+        ("sleep 3", None, None, WorkerStatus.RUNNING, "timed out", "UNKNOWN"),
+        ("echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1", None, "echo 'Connection refused' >&2; exit 1", WorkerStatus.RUNNING, "sacct failed", "UNKNOWN"),
+        ("echo 'WEIRD_NEW_STATE|x|' ", None, None, WorkerStatus.RUNNING, "WEIRD_NEW_STATE", "UNKNOWN"),
+    ],
+)
+def test_health_follows_slurm_and_outages_are_unknown(tmp_path, monkeypatch, shared_instance, squeue, scontrol, sacct, status, words, health):
+    monkeypatch.setattr("tol10m_assets.slurm.states.TIMEOUT", 1)
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("squeue", squeue)
+    if scontrol:
+        slurm.set("scontrol", scontrol)
+    if sacct:
+        slurm.set("sacct", sacct)
+    log = tmp_path / "slurm-7.out"
+    log.write_text("starting\nlast words\n")
+    instance = shared_instance
+    launcher = slurm.launcher(instance, tmp_path)
+    run = make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "7", LOG_TAG: str(log)})
+    result = launcher.check_run_worker_health(run)
+    assert result.status == status and words in result.msg, result.msg
+    tags = instance.get_run_by_id(run.run_id).tags
+    assert tags[HEALTH_TAG].startswith(health), tags
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # the launcher never decides alone
+
+
+def test_the_sweep_cancels_jobs_of_finished_runs_only(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    with instance_for_test() as instance:
+        failed = make_run(instance, DagsterRunStatus.FAILURE, {JOB_ID_TAG: "11"})
+        canceled = make_run(instance, DagsterRunStatus.CANCELED, {JOB_ID_TAG: "12"})
+        live = make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "13"})
+        just_done = make_run(instance, DagsterRunStatus.SUCCESS, {JOB_ID_TAG: "16"})
+        slurm.set("squeue", "printf '%s\\n' " + " ".join(repr(x) for x in [
+            f"11|PENDING|BeginTime||dagster-run={failed.run_id}",
+            f"12|RUNNING|None|n1|dagster-run={canceled.run_id}",
+            f"13|RUNNING|None|n1|dagster-run={live.run_id}",
+            "14|RUNNING|None|n1|dagster-run=0000-not-a-run-of-this-instance",
+            "15|RUNNING|None|n1|my own job",
+            f"16|RUNNING|None|n1|dagster-run={just_done.run_id}",
+        ]))
+        launcher = slurm.launcher(instance, tmp_path, orphan_grace_seconds=3600)
+        assert launcher.sweep()["cancelled"] == ["11"]  # PENDING: at once; RUNNING: after the grace period
+        launcher.orphan_grace_seconds = 0
+        done = launcher.sweep()  # the fake still lists 11: cancelling again is harmless
+        assert sorted(done["cancelled"]) == ["11", "12", "16"]
+        scancels = [line for line in slurm.calls().splitlines() if line in ("11", "12", "13", "14", "15", "16")]
+        assert sorted(scancels) == ["11", "11", "12", "16"]
+        assert any("Cancelled Slurm job 11" in e.message for e in instance.all_logs(failed.run_id))
+
+
+def test_the_sweep_fails_a_starting_run_whose_job_ended_before_the_worker_started(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("squeue", 'case "$*" in *--me*) exit 0;; *) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1;; esac')
+    slurm.set("sacct", "echo 'FAILED|NonZeroExitCode|node3|127:0'")
+    log = tmp_path / "slurm-21.out"
+    log.write_text("bash: line 9: module: command not found\ntol10m-slurm: the batch script failed before the run worker started: line 9: module load python (exit 127)\n")
+    with instance_for_test() as instance:
+        run = make_run(instance, DagsterRunStatus.STARTING, {JOB_ID_TAG: "21", LOG_TAG: str(log)})
+        assert slurm.launcher(instance, tmp_path).sweep()["failed"] == [run.run_id]
+        run = instance.get_run_by_id(run.run_id)
+        assert run.status == DagsterRunStatus.FAILURE
+        assert run.tags[STATE_TAG] == "FAILED" and run.tags[HEALTH_TAG].startswith("FAILED")
+        messages = " ".join(e.message for e in instance.all_logs(run.run_id))
+        assert "exit code 127:0" in messages and "module: command not found" in messages
+
+
+def test_the_sweep_tags_pending_runs_and_does_nothing_while_slurm_is_unreachable(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    with instance_for_test() as instance:
+        run = make_run(instance, DagsterRunStatus.STARTING, {JOB_ID_TAG: "31"})
+        slurm.set("squeue", f"echo '31|PENDING|Priority||dagster-run={run.run_id}'")
+        slurm.launcher(instance, tmp_path).sweep()
+        tags = instance.get_run_by_id(run.run_id).tags
+        assert (tags[STATE_TAG], tags[REASON_TAG]) == ("PENDING", "Priority")
+        slurm.set("squeue", DOWN)
+        slurm.set("scontrol", PING_DOWN)
+        done = slurm.launcher(instance, tmp_path).sweep()
+        assert done == {"cancelled": [], "failed": [], "canceled": []}
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTING
+        assert "31" not in slurm.calls().splitlines()  # no scancel
+
+
+def test_terminate_cancels_a_pending_job_and_waits_for_slurm(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    # PENDING until scancel is called, then CANCELLED
+    slurm.set("scancel", f"touch {slurm.dir}/cancelled")
+    slurm.set("squeue", f'[ -e {slurm.dir}/cancelled ] && exit 0; echo "PENDING|BeginTime|"')
+    slurm.set("scontrol", 'case "$1" in ping) echo "is UP";; *) echo "JobId=41 JobState=CANCELLED Reason=None ExitCode=0:15";; esac')
+    with instance_for_test() as instance:
+        run = make_run(instance, DagsterRunStatus.STARTING, {JOB_ID_TAG: "41"})
+        assert slurm.launcher(instance, tmp_path).terminate(run.run_id)
+        run = instance.get_run_by_id(run.run_id)
+        assert run.status == DagsterRunStatus.CANCELED and run.tags[STATE_TAG] == "CANCELLED"
+
+
+def test_terminate_while_slurm_is_unreachable_keeps_the_run_canceling_and_the_sweep_finishes_it(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("scancel", 'echo "scancel: error: Kill job error on job id 51: Unable to contact slurm controller" >&2; exit 1')
+    with instance_for_test() as instance:
+        run = make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "51"})
+        launcher = slurm.launcher(instance, tmp_path)
+        assert not launcher.terminate(run.run_id)
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING
+        # the controller is back and the job still runs: the sweep cancels it again, then sees it end
+        slurm.set("scancel", f"touch {slurm.dir}/cancelled")
+        slurm.set("squeue", f'[ -e {slurm.dir}/cancelled ] && exit 0; echo "51|RUNNING|None|n1|dagster-run={run.run_id}"')
+        launcher.sweep()
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING
+        slurm.set("scontrol", 'case "$1" in ping) echo "is UP";; *) echo "JobId=51 JobState=CANCELLED Reason=None";; esac')
+        assert launcher.sweep()["canceled"] == [run.run_id]
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
+
+
+def coordinator(instance, **config):
+    from tol10m_assets.slurm import SlurmRunCoordinator
+
+    c = SlurmRunCoordinator(sweep_interval_seconds=3600, **config)
+    c.register_instance(instance)
+    return c
+
+
+def test_the_queue_cap_counts_every_job_of_the_user(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("squeue", "printf '1|RUNNING|None|n|x\\n2|PENDING|Priority||y\\n3|PENDING|Priority||\\n'")
+    with instance_for_test() as instance:
+        launcher = slurm.launcher(instance, tmp_path)
+        instance._run_launcher = launcher
+        make_run(instance, DagsterRunStatus.STARTED, {JOB_ID_TAG: "1"})
+        c = coordinator(instance, max_concurrent_runs=10, max_slurm_jobs=5)
+        base = c.get_run_queue_config()  # not the daemon's queue thread: no Slurm calls
+        assert base.max_concurrent_runs == 10 and "--me" not in slurm.calls()
+        assert c.tick(base).max_concurrent_runs == 1 + 2  # one run in progress, 5 - 3 jobs free
+        assert coordinator(instance, max_concurrent_runs=2, max_slurm_jobs=5).tick(base._replace(max_concurrent_runs=2)).max_concurrent_runs == 2
+        assert coordinator(instance, max_slurm_jobs=2).tick(base).max_concurrent_runs == 1  # over the cap: none
+        slurm.set("squeue", DOWN)
+        slurm.set("scontrol", PING_DOWN)
+        assert coordinator(instance, max_slurm_jobs=5).tick(base).max_concurrent_runs == 1  # unreachable: none
+        assert coordinator(instance).tick(base).max_concurrent_runs == 1  # no cap, still none while down
+
+
+def test_the_tick_runs_only_in_the_daemons_queue_thread(tmp_path):
+    import threading
+
+    from tol10m_assets.slurm.coordinator import QUEUE_THREAD
+
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("squeue", "exit 0")
+    with instance_for_test() as instance:
+        instance._run_launcher = slurm.launcher(instance, tmp_path)
+        c = coordinator(instance, max_slurm_jobs=4)
+        result = {}
+        thread = threading.Thread(target=lambda: result.setdefault("config", c.get_run_queue_config()), name=QUEUE_THREAD)
+        thread.start()
+        thread.join()
+        assert result["config"].max_concurrent_runs == 4 and "--me" in slurm.calls()
+        assert "sweep" in c.last_tick
+
+
+def test_dagster_names_its_queue_thread_as_the_coordinator_expects():
+    import inspect
+
+    from dagster._daemon import controller
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+        QueuedRunCoordinatorDaemon,
+    )
+
+    from tol10m_assets.slurm.coordinator import QUEUE_THREAD
+
+    assert 'name=f"dagster-daemon-{daemon_type}"' in inspect.getsource(controller)
+    assert QUEUE_THREAD == f"dagster-daemon-{QueuedRunCoordinatorDaemon.daemon_type()}"
 
 
 def test_a_newline_in_a_tag_fails_the_run_and_submits_nothing(tmp_path):
@@ -121,38 +405,13 @@ def test_a_refused_submission_fails_the_run_with_sbatchs_message(tmp_path):
         assert any("invalid partition specified: nope" in e.message for e in instance.all_logs(run.run_id))
 
 
-@pytest.mark.parametrize(
-    "squeue, scontrol, status, words",
-    [
-        ("echo 'PENDING|Resources'", "exit 1", WorkerStatus.RUNNING, "PENDING (Resources)"),
-        ("echo 'RUNNING|None'", "exit 1", WorkerStatus.RUNNING, "RUNNING"),
-        ("true", "echo 'JobId=7 JobState=COMPLETED Reason=None'", WorkerStatus.SUCCESS, "COMPLETED"),
-        ("true", "echo 'JobId=7 JobState=OUT_OF_MEMORY Reason=OutOfMemory'", WorkerStatus.FAILED, "OUT_OF_MEMORY"),
-        ("true", "echo 'JobId=7 JobState=TIMEOUT Reason=TimeLimit'", WorkerStatus.FAILED, "TIMEOUT"),
-        ("true", "echo 'JobId=7 JobState=CANCELLED Reason=None'", WorkerStatus.FAILED, "last words"),
-        ("true", "exit 1", WorkerStatus.NOT_FOUND, "no longer knows"),
-    ],
-)
-def test_health_follows_slurm(tmp_path, squeue, scontrol, status, words):
-    log = tmp_path / "slurm-7.out"
-    log.write_text("starting\nlast words\n")
-    launcher = SlurmRunLauncher(
-        squeue=fake(tmp_path, "squeue", squeue + "\n"), scontrol=fake(tmp_path, "scontrol", scontrol + "\n"), sacct=fake(tmp_path, "sacct", "exit 1\n")
-    )
-
-    class Run:
-        tags = {JOB_ID_TAG: "7", LOG_TAG: str(log)}
-
-    result = launcher.check_run_worker_health(Run())
-    assert result.status == status and words in result.msg
-
 
 def test_cluster_instance_config_is_valid(monkeypatch):
     from dagster._core.instance.config import dagster_instance_config
 
     root = os.path.join(os.path.dirname(__file__), "..", "..")
     monkeypatch.setenv("DAGSTER_PG_URL", "postgresql://u:p@127.0.0.1:1/x")
-    for folder, name in ((os.path.join(root, "slurm"), "dagster.cluster.yaml"), (root, "dagster.yaml")):
+    for folder, name in ((os.path.join(root, "slurm"), "dagster.cluster.yaml"), (os.path.join(root, "slurm"), "dagster.local.yaml"), (root, "dagster.yaml")):
         config, _ = dagster_instance_config(folder, config_filename=name)
         assert "run_coordinator" in config
 

@@ -1,14 +1,15 @@
 """The launcher against a real one-node Slurm (slurm/local-cluster.sh) and dagster-daemon."""
 
+import json
 import subprocess
-import sys
 
 import pytest
 from dagster import AssetKey, DagsterRunStatus
 
-from tol10m_assets.slurm import JOB_ID_TAG, LOG_TAG, SCRIPT_TAG
+from tol10m_assets.slurm import HEALTH_TAG, JOB_ID_TAG, SCRIPT_TAG, STATE_TAG
+from tol10m_assets.slurm.states import Verdict
 
-from .conftest import BIN, REPO, Cluster, postgres_url, scontrol_state
+from .conftest import BIN, REPO, Cluster, postgres_url, sacct_state, scontrol_state
 
 pytestmark = pytest.mark.slurm
 PARTITIONS = ["eol-01", "eol-02", "inat21-000"]
@@ -26,15 +27,17 @@ def backfill_through_the_daemon(cluster: Cluster):
     jobs = {run.tags[JOB_ID_TAG] for run in runs}
     assert len(jobs) == 3  # one Slurm job per run
     settled = cluster.wait(lambda: all(scontrol_state(j) not in ("COMPLETING", "RUNNING") for j in jobs), timeout=120, what="the jobs to settle")
-    assert settled and all(scontrol_state(j) in ("COMPLETED", "") for j in jobs)
+    assert settled and all(scontrol_state(j) == "COMPLETED" for j in jobs)
+    assert cluster.wait(lambda: all(sacct_state(j) == "COMPLETED" for j in jobs), timeout=60, what="accounting to record the jobs")
     assert {run.tags["dagster/partition"] for run in runs} == set(PARTITIONS)
     for run in runs:
         assert (REPO / run.tags[SCRIPT_TAG]).exists() or run.tags[SCRIPT_TAG].startswith("/")
         checks = [e for e in cluster.instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
         assert checks and all(e.dagster_event.event_specific_data.passed for e in checks)
-    dataset = cluster.data / "dataset" / "224x224" / "train"
-    for key in PARTITIONS:
-        assert list(dataset.glob(f"shard-{key}-*.tar")), key
+    store = cluster.data / "store" / "224x224"
+    for key in PARTITIONS:  # committed: a manifest naming the generation that holds its shards
+        manifest = json.loads((store / key / "manifest.json").read_text())
+        assert list((store / key / manifest["generation"]).glob(f"*/shard-{key}-*.tar")), key
 
 
 def test_backfill_runs_one_slurm_job_per_partition(cluster):
@@ -49,6 +52,8 @@ def test_terminate_cancels_the_job(cluster):
     run = cluster.wait_finished(run_id)
     assert run.status == DagsterRunStatus.CANCELED
     assert cluster.wait(lambda: scontrol_state(job) == "CANCELLED", timeout=60, what="Slurm to cancel the job")
+    assert run.tags[STATE_TAG] == "CANCELLED" and run.tags[HEALTH_TAG] == "CANCELED"
+    cluster.assert_no_orphans()
 
 
 def test_a_job_killed_from_outside_fails_its_run_through_monitoring(cluster):
@@ -75,7 +80,9 @@ def test_sbatch_entry_points_materialize_what_they_say(cluster, tmp_path):
         return len(cluster.instance.fetch_materializations(_filter(key), limit=100).records)
 
     before = materializations("eol-02")
-    env = {**cluster.env, "TOL10M_VENV": str(BIN.parent)}
+    config = tmp_path / "run.yaml"  # the sample world's settings (its corrupt share), as a site passes its own
+    config.write_text("resources:\n  tol:\n    config:\n      max_corrupt_share: 0.25\n")
+    env = {**cluster.env, "TOL10M_VENV": str(BIN.parent), "TOL10M_RUN_CONFIG": str(config)}
     one = subprocess.run(["sbatch", "--wait", f"--output={tmp_path}/one-%j.out", str(REPO / "slurm" / "materialize-partition.sbatch"), "shards", "eol-02"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr + _logs(tmp_path)
@@ -111,5 +118,23 @@ def test_backfill_with_postgres_instance_storage(slurm, tmp_path):
         cluster.start_daemon()
         backfill_through_the_daemon(cluster)
         assert type(cluster.instance.run_storage).__name__ == "PostgresRunStorage"
+        # the storage URL (with its password) reached every job through Slurm, and no file holds it
+        url = postgres_url()
+        for path in cluster.logs.rglob("*"):
+            assert not path.is_file() or url not in path.read_text(errors="replace"), path
     finally:
         cluster.stop()
+
+
+def test_a_job_the_controller_forgot_is_read_from_accounting(cluster):
+    """MinJobAge=10 on the local cluster: the backfill's jobs are long purged from the controller,
+    so their health comes from sacct (slurmdbd), the record real clusters keep."""
+    run = next(r for r in cluster.runs("write_shards") if r.status == DagsterRunStatus.SUCCESS)
+    job = run.tags[JOB_ID_TAG]
+    gone = lambda: "Invalid job id" in subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stderr
+    cluster.wait(gone, timeout=150, what=f"the controller to purge job {job}")
+    launcher = cluster.instance.run_launcher
+    state = launcher.job_state(job)
+    assert (state.verdict, state.state, state.source) == (Verdict.SUCCEEDED, "COMPLETED", "sacct")
+    health = launcher.check_run_worker_health(run)
+    assert health.status.value == "SUCCESS" and "[sacct]" in health.msg

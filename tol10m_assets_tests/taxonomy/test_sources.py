@@ -39,7 +39,7 @@ def hierarchy_files(tmp_path):
         ("t7", "", "t6", "Passer domesticus (Linnaeus, 1758)", "species", "Passer domesticus", "7"),
         ("t8", "", "t6", "Passer x", "subspecies", "Passer x y", "8"),
         ("t9", "", "t7", "syn", "species", "Passer synonymus", ""),  # not accepted: no page
-        ("t10", "", "t6", "Ranid genus", "genus", "Hylarana", "42333"),
+        ("t10", "", "t5", "Ranid genus", "genus", "Hylarana", "42333"),
         ("t11", "", "t10", "wrong", "species", "Hylarana wrong", "331434"),
     ]
     tab = write_tab(tmp_path / "taxon.tab", rows)
@@ -58,8 +58,8 @@ def test_walker_collects_ranks_with_provenance(hierarchy_files):
     assert h.walk(8)[0].get("species") is None  # subspecies rank is not kept
     assert h.walk(100)[0] == {"species": "montanus", "genus": "Passer", "family": "Passeridae", "order": "Passeriformes",
                               "class": "Aves", "phylum": "Chordata", "kingdom": "Metazoa"}
-    assert h.walk(101)[0] == {"species": "Aphelocoma"}
-    assert h.walk(102)[0] == {"species": "known", "genus": "Nogenus"}
+    assert h.walk(101)[0] == {"species": "aphelocoma"}  # scraped names are cleaned (lower-cased) as in the original
+    assert h.walk(102)[0] == {"species": "known", "genus": "nogenus"}
     assert h.walk(331434)[0]["species"] == "latouchii" and h.walk(331434)[1]["species"] == "hand correction"
     assert h.walk(52338888)[0]["genus"] == "Hylarana"
     assert h.walk(999)[0] == {}
@@ -125,16 +125,17 @@ def test_common_names_priority(tmp_path):
     itis.write_text("Kingdom,Phylum,Class,Order,Family,Genus,Species,terminal_vernacular,terminal_vernacular_lang\n"
                     "Animalia,Chordata,Aves,Passeriformes,Passeridae,Passer,Passer domesticus,\"moineau, House Sparrow\",\"French, English\"\n")
     taxa = tmp_path / "taxa.csv"
-    taxa.write_text("id,scientificName,genus,specificEpithet\n1,Passer domesticus,Passer,domesticus\n2,Quercus robur,Quercus,robur\n")
+    taxa.write_text("id,taxonRank,scientificName,kingdom,phylum,class,order,family,genus,specificEpithet\n"
+                    "1,species,Passer domesticus,,,,,,Passer,domesticus\n2,species,Quercus robur,,,,,,Quercus,robur\n")
     vern = tmp_path / "VernacularNames-english.csv"
     vern.write_text("id,vernacularName\n1,iNat Sparrow\n2,Pedunculate Oak\n")
     eol = tmp_path / "vernacularnames.csv"
     eol.write_text("page_id,canonical_form,vernacular_string,language_code,is_preferred_by_eol\n"
-                   "5,<i>Quercus robur</i>,EOL Oak,eng,1\n6,Amanita muscaria,Toadstool,eng,0\n6,Amanita muscaria,Fly Agaric,eng,1\n7,Amanita muscaria,Fliegenpilz,deu,1\n")
+                   "5,<i>Quercus robur</i>,EOL Oak,eng,preferred\n6,Amanita muscaria,Toadstool,eng,\n6,Amanita muscaria,Fly Agaric,eng,preferred\n7,Amanita muscaria,Fliegenpilz,deu,preferred\n")
     names = CommonNames.from_files(itis, taxa, vern, eol)
     assert names.lookup(Taxon(genus="Passer", species="domesticus")) == ("House Sparrow", "chains.csv:2")
     assert names.lookup(Taxon(genus="Quercus", species="robur"))[0] == "Pedunculate Oak"
-    assert names.lookup(Taxon(genus="Amanita", species="muscaria"))[0] == "Fly Agaric"
+    assert names.lookup(Taxon(genus="Amanita", species="muscaria"))[0] == "fly agaric"  # EOL names are cleaned
     assert names.lookup(Taxon(genus="Nobody", species="knows")) == ("", "")
 
 
@@ -149,7 +150,7 @@ def test_bioscan_reader_and_bad_records(tmp_path):
     [(part, name, taxon, _)] = list(read_bioscan_metadata(path))
     assert (part, name) == (3, "a.jpg") and taxon.as_tuple() == ("Animalia", "Arthropoda", "Insecta", "Diptera", "", "", "")
     path.write_text(json.dumps([{"image_file": "a.jpg"}]))
-    with pytest.raises(InputFormatError, match="record 0 lacks chunk_number"):
+    with pytest.raises(InputFormatError, match=r"meta\.jsonld:1: record 1 lacks chunk_number"):
         list(read_bioscan_metadata(path))
     path.write_text("[{")
     with pytest.raises(InputFormatError, match=r"meta\.jsonld:1: not JSON"):
