@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.shard_bench            # default size, about 4–5 minutes on 2 cores
     .venv/bin/python -m bench.shard_bench --quick    # a smoke run, about a minute
+    .venv/bin/python -m bench.shard_bench --only eol # row (2b) alone: an EOL set, .tar.gz against .tar
 
 Makes a benchmark world on disk with the sample world's photo generator (EOL-like full-size JPEGs,
 0.5-12 MP), measures, prints a table and writes bench/results/shard_bench.json (gitignored).
@@ -229,13 +230,19 @@ def memory_probe(n: int, workers: int) -> dict:
 # --- machine -------------------------------------------------------------------------------------
 
 
-def eol_set_rates(images: list[bytes], tmp: Path, workers: int, passes: int) -> dict[str, float]:
-    """images/s of the writer on one EOL image set, compressed and decompressed (the same members)."""
+def eol_set_rates(images: list[bytes], tmp: Path, workers: int, passes: int, rounds: int = 3) -> dict:
+    """images/s of the writer on one EOL image set with ``workers`` workers: a plain .tar (members
+    read in place by the workers) against the same members in a .tar.gz, inflated in the main
+    process with ISA-L (what the reader does) and with zlib (the standard library, as before);
+    timed in turns. The sets' member indexes are built first (once per set, as in a build) and
+    their cost reported apart."""
+    import gzip
     import tarfile
 
+    from tol10m_assets.sources import eolindex
     from tol10m_assets.sources.images import _iter_eol_tar
 
-    rates = {}
+    paths = {}
     for name, mode in (("image_set_01.tar.gz", "w:gz"), ("image_set_01.tar", "w:")):
         folder = tmp / name.replace(".", "_")
         folder.mkdir()
@@ -245,14 +252,116 @@ def eol_set_rates(images: list[bytes], tmp: Path, workers: int, passes: int) -> 
                     info = tarfile.TarInfo(f"{r * len(images) + i + 1}_1_eol-full-size-copy.jpg")
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
+        paths[name.partition(".")[2]] = folder / name
+    n = len(images) * passes
+    index_s = {}
+    for flavour, path in paths.items():
+        start = time.perf_counter()
+        eolindex.set_index(path)
+        index_s[flavour] = time.perf_counter() - start
+    start = time.perf_counter()
+    listed = sum(1 for _ in _iter_eol_tar(paths["tar.gz"], "generate", False))
+    list_s = time.perf_counter() - start
+    assert listed == n
 
-        def set_jobs():
-            for n, (rec, data) in enumerate(_iter_eol_tar(folder / name, "generate", True)):
-                yield SampleJob(f"{n:08x}-0000-4000-8000-000000000000", ("train",), CAPTIONS[n % len(CAPTIONS)], rec.origin), data
+    def set_jobs(path):
+        for k, (rec, data) in enumerate(_iter_eol_tar(path, "generate", True)):
+            yield SampleJob(f"{k:08x}-0000-4000-8000-000000000000", ("train",), CAPTIONS[k % len(CAPTIONS)], rec.origin), data
 
-        t, _ = best_of(lambda: write_partition(folder / "out", "eol-01", set_jobs(), SETTINGS, workers=workers), 2)
-        rates[name.partition(".")[2]] = len(images) * passes / t
-    return rates
+    def build(flavour, inflater=None):
+        def go():
+            saved = eolindex._gzip
+            eolindex._gzip = inflater or saved
+            try:
+                out = paths[flavour].parent / f"out-{inflater is not None}"
+                write_partition(out, "eol-01", set_jobs(paths[flavour]), SETTINGS, workers=workers)
+                return [p.read_bytes() for p in shard_paths(out)]
+            finally:
+                eolindex._gzip = saved
+
+        return go
+
+    best = best_interleaved({"tar": build("tar"), "tar.gz": build("tar.gz"), "tar.gz zlib": build("tar.gz", gzip)}, rounds)
+    rates = {k: n / t for k, (t, _) in best.items()}
+    cpu = eol_cpu_per_image(images, paths["tar.gz"], gzip)
+    return {
+        "cpu_ms_per_image": cpu,
+        # with every core busy, images/s go as 1 / CPU per image: the most the .tar.gz can reach
+        "cpu_bound_ratio_ceiling": cpu["resize"] / (cpu["resize"] + cpu["inflate_isal"] + cpu["to_worker"]),
+        "images": n,
+        "rates": rates,
+        "ratio_gz_vs_tar": rates["tar.gz"] / rates["tar"],
+        "ratio_gz_zlib_vs_tar": rates["tar.gz zlib"] / rates["tar"],
+        "same_bytes": best["tar"][1] == best["tar.gz"][1] == best["tar.gz zlib"][1],
+        "index_build_s": index_s,
+        "archive_mb": {k: p.stat().st_size / 1e6 for k, p in paths.items()},
+        "list_from_index_s": list_s,
+    }
+
+
+def eol_cpu_per_image(images: list[bytes], gz: Path, zlib_gzip) -> dict[str, float]:
+    """CPU ms per image (process time, so other tenants of the VM hardly move it): the worker's
+    resize, and what a .tar.gz adds in the main process: inflating (ISA-L, zlib) and handing the
+    bytes to a worker (a pickle round trip)."""
+    import pickle
+
+    from tol10m_assets.sources import eolindex
+
+    index = eolindex.set_index(gz)
+
+    def cpu(fn, n, runs=3):
+        best = float("inf")
+        for _ in range(runs):
+            start = time.process_time()
+            fn()
+            best = min(best, time.process_time() - start)
+        return best / n * 1e3
+
+    def inflate(module):
+        saved = eolindex._gzip
+        eolindex._gzip = module
+        try:
+            return cpu(lambda: sum(1 for _ in eolindex.read_members(index, index.members)), len(index.members))
+        finally:
+            eolindex._gzip = saved
+
+    return {
+        "resize": cpu(lambda: [resize_image(d, SETTINGS) for d in images], len(images), 2),
+        "inflate_isal": inflate(eolindex._gzip),
+        "inflate_zlib": inflate(zlib_gzip),
+        "to_worker": cpu(lambda: [pickle.loads(pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL)) for d in images], len(images)),
+    }
+
+
+def eol_rows(e: dict, workers: int) -> list[tuple[str, str]]:
+    r = e["rates"]
+    return [
+        (f"(2b) an EOL image set of {e['images']} images, {workers} workers, images/s: plain .tar", f"{r['tar']:.1f}"),
+        ("    .tar.gz, inflated with ISA-L / with zlib", f"{r['tar.gz']:.1f} / {r['tar.gz zlib']:.1f}"),
+        ("    .tar.gz / .tar (ISA-L; zlib)", f"{e['ratio_gz_vs_tar']:.2f} ({e['ratio_gz_zlib_vs_tar']:.2f}); same bytes: {e['same_bytes']}"),
+        (
+            "    CPU per image: resize / inflate ISA-L / zlib / to a worker",
+            " / ".join(f"{e['cpu_ms_per_image'][k]:.1f}" for k in ("resize", "inflate_isal", "inflate_zlib", "to_worker")) + " ms",
+        ),
+        ("    most .tar.gz / .tar can be with every core busy (ISA-L)", f"{e['cpu_bound_ratio_ceiling']:.2f}"),
+        (
+            "    member index, built once: .tar header walk / .tar.gz pass",
+            f"{e['index_build_s']['tar'] * 1e3:.0f} ms / {e['index_build_s']['tar.gz'] * 1e3:.0f} ms "
+            f"({e['archive_mb']['tar.gz']:.0f} MB); listing from it {e['list_from_index_s'] * 1e3:.0f} ms",
+        ),
+    ]
+
+
+def run_eol_only(n_images: int, repeat: int, rounds: int) -> dict:
+    """Row (2b) alone: ``--only eol``."""
+    cores = len(os.sched_getaffinity(0))
+    workers = max(2, cores)
+    print(f"making {n_images} EOL-like JPEGs (0.5–12 MP) …", flush=True)
+    images = eol_like_images(n_images)
+    print("(2b) an EOL image set: .tar.gz against a plain .tar …", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        e = eol_set_rates(images, Path(tmp), workers, passes=max(1, repeat // 3), rounds=rounds)
+    return {"workers": workers, "cores": cores, "eol": e, "targets": {"EOL .tar.gz ≥ 0.9× plain .tar": e["ratio_gz_vs_tar"] >= 0.9}}
 
 
 def _resize_all(images: list[bytes], passes: int) -> None:
@@ -352,7 +461,7 @@ def run(n_images: int, repeat: int, memory_sizes: list[int], n_catalog: int, out
         t1_long, t2_long = scaling["one"][0], scaling["all"][0]
         same = [p.read_bytes() for p in shard_paths(tmp / "s1")] == [p.read_bytes() for p in shard_paths(tmp / "s2")]
         print("(2b) an EOL image set: .tar.gz (streamed) against a plain .tar (read in place) …", flush=True)
-        fig["eol_images_per_s_n_workers"] = eol_set_rates(images, tmp, workers, passes=max(1, repeat // 3))
+        fig["eol"] = eol_set_rates(images, tmp, workers, passes=max(1, repeat // 3))
     fig["writer_images_per_s_1_worker"] = n_images / t1
     fig["writer_images_per_s_1_worker_long"] = n_images * repeat / t1_long
     fig["writer_images_per_s_n_workers"] = n_images * repeat / t2_long
@@ -424,6 +533,7 @@ def run(n_images: int, repeat: int, memory_sizes: list[int], n_catalog: int, out
         and abs(fig["main_memory_growth_pct"]) <= 10,
         "catalog ≥ 100× decoding every image": fig["catalog_vs_decoding_every_image"] >= 100,
         "PSNR ≥ 45 dB": fig["psnr_fast_vs_naive_db"] >= 45,
+        "EOL .tar.gz ≥ 0.9× plain .tar": fig["eol"]["ratio_gz_vs_tar"] >= 0.9,
     }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(fig, indent=2, ensure_ascii=False) + "\n")
@@ -455,7 +565,7 @@ def table(fig: dict) -> str:
         (f"(2) shard writer, {fig['workers']} workers, images/s", f"{fig['writer_images_per_s_n_workers']:.1f}"),
         (f"    scaling 1 → {fig['workers']} workers", f"{fig['scaling_1_to_n_workers']:.2f}× (same bytes: {fig['same_bytes_1_and_n_workers']})"),
         ("    this machine: 2 independent resizing processes vs 1 (best)", f"{fig['cpu_scaling_ceiling_2_processes']:.2f}×"),
-        (f"(2b) an EOL image set, {fig['workers']} workers: .tar.gz / plain .tar, images/s", " / ".join(f"{v:.1f}" for v in fig["eol_images_per_s_n_workers"].values())),
+        *eol_rows(fig["eol"], fig["workers"]),
     ]
     sizes = list(fig["peak_memory_mb"])
     for n, m in fig["peak_memory_mb"].items():
@@ -490,10 +600,23 @@ def main(argv=None) -> int:
     parser.add_argument("--memory", default="10000,100000", help="partition sizes for the memory figures")
     parser.add_argument("--catalog", type=int, default=10_000, help="samples for the catalog/check figures")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 14 images ×4, 1k/5k jobs, 2k samples")
+    parser.add_argument("--only", choices=["eol"], help="run one row alone: eol = (2b), .tar.gz against .tar")
+    parser.add_argument("--rounds", type=int, default=3, help="timing turns for --only eol (best of)")
     parser.add_argument("--out", default="bench/results/shard_bench.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.repeat, args.memory, args.catalog = 14, 4, "1000,5000", 2000
+    if args.only == "eol":
+        fig = run_eol_only(args.images, args.repeat, args.rounds)
+        out = Path(args.out).with_name("shard_bench_eol.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(fig, indent=2, ensure_ascii=False) + "\n")
+        rows = eol_rows(fig["eol"], fig["workers"])
+        width = max(len(k) for k, _ in rows)
+        print("\n" + "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n")
+        print("\n".join(f"{'PASS' if ok else 'MISS'}  {name}" for name, ok in fig["targets"].items()))
+        print(f"\nwritten {out}")
+        return 0
     fig = run(args.images, args.repeat, [int(x) for x in args.memory.split(",")], args.catalog, Path(args.out))
     print()
     print(table(fig))

@@ -10,10 +10,18 @@ from tol10m_assets.sources.chunks import (
     inat21_partition,
     parse_partition,
 )
-from tol10m_assets.sources.images import Chunking, MemberSlice, SourceImage, iter_partition_images, list_source_images
+from tol10m_assets.sources.images import (
+    SKIP_DETAILS,
+    Chunking,
+    MemberSlice,
+    SourceImage,
+    iter_partition_images,
+    list_source_images,
+)
 
 __all__ = [
     "PARTITION_KEY_RE",
+    "SKIP_DETAILS",
     "Chunking",
     "MemberSlice",
     "SourceImage",

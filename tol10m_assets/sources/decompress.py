@@ -14,13 +14,13 @@ there twice). An interrupted run leaves only complete files behind.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import shutil
 import sys
 from pathlib import Path
 
 from tol10m_assets.sources.chunks import EOL_SET_RE
+from tol10m_assets.sources.eolindex import index_path, open_stream
 
 CHUNK = 1 << 20
 
@@ -34,7 +34,7 @@ def decompress_image_sets(folder: Path, keep: bool = False, log=print) -> list[P
         if not plain.exists():
             temp = plain.with_name(f".{plain.name}.tmp-{os.getpid()}")
             try:
-                with gzip.open(gz) as src, open(temp, "wb") as dst:
+                with open_stream(gz) as src, open(temp, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
                     dst.flush()
                     os.fsync(dst.fileno())
@@ -46,6 +46,7 @@ def decompress_image_sets(folder: Path, keep: bool = False, log=print) -> list[P
             done.append(plain)
         if not keep:
             gz.unlink()
+            index_path(gz).unlink(missing_ok=True)  # the .tar gets its own index on first use
     return done
 
 

@@ -1,21 +1,31 @@
 """Stream the images of every raw layout as :class:`SourceImage` records (plus their bytes).
 
-``list_source_images`` reads names only (tar headers, directory listings) for the mapping;
-``iter_partition_images`` streams one partition's images once, in a deterministic order: the bytes of
-a member of a compressed archive, or where the shard worker that resizes the image can read it
-itself: a file's path, or a :class:`MemberSlice` of an uncompressed tar.
+``list_source_images`` reads names only (an EOL set's member index, directory listings) for the
+mapping; ``iter_partition_images`` streams one partition's images once, in a deterministic order:
+the bytes of a member of a compressed archive, or where the shard worker that resizes the image can
+read it itself: a file's path, or a :class:`MemberSlice` of an uncompressed tar.
+
+Images that must not be used are yielded too, with ``skip_reason`` set (and ``bad_name`` True, for
+callers that only check that) so that they are counted, never silently dropped:
+``bad_member_name`` (the name does not fit the layout), ``unexpected_path`` (in a sub-folder the
+layout does not have) and ``duplicate`` (an EOL image already seen in its set: the first is kept).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tol10m_assets.errors import InputFormatError, MissingSourceError
+from tol10m_assets.errors import (
+    SKIP_BAD_MEMBER_NAME,
+    SKIP_DUPLICATE,
+    SKIP_UNEXPECTED_PATH,
+    InputFormatError,
+    MissingSourceError,
+)
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.sources.chunks import (
     EOL_SET_RE,
@@ -24,6 +34,7 @@ from tol10m_assets.sources.chunks import (
     inat21_partition,
     parse_partition,
 )
+from tol10m_assets.sources.eolindex import Member, SetIndex, read_members, set_index
 
 EOL_MEMBER_RE = re.compile(r"(\d+)_(\d+)_eol.*jpg")
 PUBLISHED_MEMBER_RE = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jpg")
@@ -47,7 +58,26 @@ class SourceImage:
     inat21_cls_num: int | None = None
     bioscan_part: int | None = None
     bioscan_filename: str | None = None
-    bad_name: bool = False  # the member / file name does not fit the layout: counted and skipped
+    bad_name: bool = False  # not to be used (counted and skipped): True whenever skip_reason is set
+    skip_reason: str | None = None  # SKIP_BAD_MEMBER_NAME, SKIP_UNEXPECTED_PATH or SKIP_DUPLICATE
+
+    @property
+    def skip_detail(self) -> str:
+        """What ``skip_reason`` means, for the skipped samples of a partition's stats."""
+        return SKIP_DETAILS.get(self.skip_reason, "") if self.skip_reason else ""
+
+
+# what each reason a reader sets means, for the skipped samples of a partition's stats
+SKIP_DETAILS = {
+    SKIP_BAD_MEMBER_NAME: "name does not fit the source layout",
+    SKIP_UNEXPECTED_PATH: "in a sub-folder the source layout does not have",
+    SKIP_DUPLICATE: "the same image again in its set (the first is kept)",
+}
+
+
+def skipped_image(source: str, partition: str, origin: str, reason: str) -> SourceImage:
+    """A record that is counted under ``reason`` and never used."""
+    return SourceImage(source, partition, origin, bad_name=True, skip_reason=reason)
 
 
 @dataclass(frozen=True)
@@ -97,7 +127,8 @@ def eol_image_sets(layout: SourceLayout, mode: str) -> list[Path]:
     folder, setting = eol_dir(layout, mode)
     if not folder.is_dir():
         raise MissingSourceError(folder, f"source_paths.{setting}", "EOL image set directory")
-    sets = sorted(p for p in folder.iterdir() if EOL_SET_RE.fullmatch(p.name))
+    with os.scandir(folder) as entries:
+        sets = sorted(folder / e.name for e in entries if EOL_SET_RE.fullmatch(e.name))
     by_partition: dict[str, Path] = {}
     for path in sets:
         other = by_partition.setdefault(eol_partition(path.name), path)
@@ -107,8 +138,12 @@ def eol_image_sets(layout: SourceLayout, mode: str) -> list[Path]:
 
 
 def _eol_record(tar_name: str, partition: str, member: str, mode: str) -> SourceImage:
-    base = member.rsplit("/", 1)[-1]
+    """The image a member names; members in a sub-folder (``sub/1_2_eol….jpg``) are
+    ``unexpected_path`` (a leading ``./`` is the top level, as ``tar -C dir .`` writes it)."""
     origin = f"{tar_name}:{member}"
+    base = member[2:] if member.startswith("./") else member
+    if "/" in base:
+        return skipped_image("eol", partition, origin, SKIP_UNEXPECTED_PATH)
     if mode == "reproduce":
         m = PUBLISHED_MEMBER_RE.fullmatch(base)
         if m:
@@ -117,27 +152,45 @@ def _eol_record(tar_name: str, partition: str, member: str, mode: str) -> Source
         m = EOL_MEMBER_RE.fullmatch(base)
         if m:
             return SourceImage("eol", partition, origin, eol_content_id=int(m.group(1)), eol_page_id=int(m.group(2)))
-    return SourceImage("eol", partition, origin, bad_name=True)
+    return skipped_image("eol", partition, origin, SKIP_BAD_MEMBER_NAME)
+
+
+def _eol_records(index: SetIndex, mode: str) -> Iterator[tuple[SourceImage, Member]]:
+    """Every member of a set as a record, in archive order; an image seen before in the set (the
+    same ids, under the same or another name) is a ``duplicate``: only the first is used."""
+    partition = eol_partition(index.archive.name)
+    seen: set = set()
+    for member in index.members:
+        rec = _eol_record(index.archive.name, partition, member.name, mode)
+        if not rec.bad_name:
+            identity = rec.published_id if mode == "reproduce" else (rec.eol_content_id, rec.eol_page_id)
+            if identity in seen:
+                rec = skipped_image("eol", partition, rec.origin, SKIP_DUPLICATE)
+            else:
+                seen.add(identity)
+        yield rec, member
 
 
 def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple[SourceImage, bytes | MemberSlice | None]]:
-    """A ``.tar.gz`` is streamed (its members' bytes go to the workers); in a plain ``.tar`` the
-    workers read each member in place, which saves inflating every image on every build."""
-    partition = eol_partition(tar_path.name)
-    plain = tar_path.name.endswith(".tar")
-    with tarfile.open(tar_path, "r:" if plain else "r|gz") as tar:
-        for info in tar:
-            if not info.isfile():
-                continue
-            rec = _eol_record(tar_path.name, partition, info.name, mode)
-            data = None
-            if with_bytes and not rec.bad_name:
-                if plain and not info.issparse():
-                    data = MemberSlice(tar_path, info.name, info.offset_data, info.size)
-                else:
-                    f = tar.extractfile(info)
-                    data = f.read() if f is not None else b""
-            yield rec, data
+    """One set through its member index (built on first use): the members of a plain ``.tar``
+    as :class:`MemberSlice` (read in place by the workers), those of a ``.tar.gz`` as bytes, read
+    in one sequential pass with ISA-L's inflate. Truncated or corrupt archives raise
+    InputFormatError naming the archive."""
+    index = set_index(tar_path)
+    if not with_bytes:
+        for rec, _ in _eol_records(index, mode):
+            yield rec, None
+        return
+    if not index.compressed:
+        for rec, m in _eol_records(index, mode):
+            yield rec, None if rec.bad_name else MemberSlice(index.archive, m.name, m.offset, m.size)
+        return
+    # the same records twice, lazily: one pass picks the members to read, the other yields them
+    data = read_members(index, (m for rec, m in _eol_records(index, mode) if not rec.bad_name))
+    for rec, _ in _eol_records(index, mode):
+        yield rec, None if rec.bad_name else next(data)
+    for _ in data:  # reads the stream to its end: the gzip CRC is checked before the partition is published
+        pass
 
 
 # --- iNat21 ----------------------------------------------------------------------------------
@@ -147,8 +200,25 @@ def numbered_dirs(root: Path, pattern: re.Pattern, setting: str, what: str) -> l
     """(number, folder) for the sub-folders of ``root`` whose names match ``pattern``, sorted."""
     if not root.is_dir():
         raise MissingSourceError(root, f"source_paths.{setting}", what)
-    found = ((pattern.fullmatch(p.name), p) for p in root.iterdir())
-    return sorted((int(m.group(1)), p) for m, p in found if m and p.is_dir())
+    with os.scandir(root) as entries:
+        found = [(pattern.fullmatch(e.name), e) for e in entries]
+        return sorted((int(m.group(1)), root / e.name) for m, e in found if m and e.is_dir())
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """A folder's entries sorted by name (``os.scandir``: no stat per file where the file system
+    gives the entry type)."""
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _nested_files(folder: str, origin: str) -> Iterator[str]:
+    """The origins of every file below a nested folder, sorted (they are counted, not used)."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, folder)
+        for name in sorted(filenames):
+            yield f"{origin}/{name}" if rel == "." else f"{origin}/{Path(rel).as_posix()}/{name}"
 
 
 def inat21_class_dirs(layout: SourceLayout) -> list[tuple[int, Path]]:
@@ -157,17 +227,21 @@ def inat21_class_dirs(layout: SourceLayout) -> list[tuple[int, Path]]:
 
 def _iter_inat21_class(cls_num: int, folder: Path, partition: str, with_bytes: bool):
     cls_name = folder.name.split("_", 1)[1]
-    for f in sorted(folder.iterdir()):
-        if not f.is_file():
+    for e in _entries(folder):
+        origin = f"train/{folder.name}/{e.name}"
+        if e.is_dir():
+            for nested in _nested_files(e.path, origin):
+                yield skipped_image("inat21", partition, nested, SKIP_UNEXPECTED_PATH), None
             continue
-        origin = f"train/{folder.name}/{f.name}"
-        if not f.name.endswith(".jpg"):
-            yield SourceImage("inat21", partition, origin, bad_name=True), None
+        if not e.is_file():
+            continue
+        if not e.name.endswith(".jpg"):
+            yield skipped_image("inat21", partition, origin, SKIP_BAD_MEMBER_NAME), None
             continue
         rec = SourceImage(
-            "inat21", partition, origin, inat21_filename=f.name, inat21_cls_name=cls_name, inat21_cls_num=cls_num
+            "inat21", partition, origin, inat21_filename=e.name, inat21_cls_name=cls_name, inat21_cls_num=cls_num
         )
-        yield rec, (f if with_bytes else None)  # the shard worker reads the file
+        yield rec, (folder / e.name if with_bytes else None)  # the shard worker reads the file
 
 
 # --- BIOSCAN ---------------------------------------------------------------------------------
@@ -178,15 +252,19 @@ def bioscan_parts(layout: SourceLayout) -> list[tuple[int, Path]]:
 
 
 def _iter_bioscan_part(part: int, folder: Path, partition: str, with_bytes: bool):
-    for f in sorted(folder.iterdir()):
-        if not f.is_file():
+    for e in _entries(folder):
+        origin = f"{folder.name}/{e.name}"
+        if e.is_dir():
+            for nested in _nested_files(e.path, origin):
+                yield skipped_image("bioscan", partition, nested, SKIP_UNEXPECTED_PATH), None
             continue
-        origin = f"{folder.name}/{f.name}"
-        if not f.name.lower().endswith((".jpg", ".jpeg")):
-            yield SourceImage("bioscan", partition, origin, bad_name=True), None
+        if not e.is_file():
             continue
-        rec = SourceImage("bioscan", partition, origin, bioscan_part=part, bioscan_filename=f.name)
-        yield rec, (f if with_bytes else None)  # the shard worker reads the file
+        if not e.name.lower().endswith((".jpg", ".jpeg")):
+            yield skipped_image("bioscan", partition, origin, SKIP_BAD_MEMBER_NAME), None
+            continue
+        rec = SourceImage("bioscan", partition, origin, bioscan_part=part, bioscan_filename=e.name)
+        yield rec, (folder / e.name if with_bytes else None)  # the shard worker reads the file
 
 
 # --- public ----------------------------------------------------------------------------------

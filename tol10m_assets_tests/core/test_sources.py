@@ -149,9 +149,36 @@ def test_decompressing_image_sets_keeps_what_the_readers_see(layout):
     from tol10m_assets.sources.decompress import decompress_image_sets
 
     before = [(r.eol_content_id, d) for r, d in iter_partition_images(layout, Chunking(), "eol-01")]
+    assert (layout.eol_images / "image_set_01.tar.gz.index").exists()
     (layout.eol_images / ".image_set_01.tar.tmp-1").write_bytes(b"a crashed run's leftover")
     made = decompress_image_sets(layout.eol_images, log=lambda _: None)
     assert [p.name for p in made] == ["image_set_01.tar"] and not (layout.eol_images / "image_set_01.tar.gz").exists()
+    assert not (layout.eol_images / "image_set_01.tar.gz.index").exists()  # went with its set
     after = [(r.eol_content_id, d if d is None else d.read_bytes()) for r, d in iter_partition_images(layout, Chunking(), "eol-01")]
     assert after == before
     assert decompress_image_sets(layout.eol_images, log=lambda _: None) == []  # nothing left to do
+
+
+def test_files_in_nested_folders_are_counted_as_unexpected_paths_never_used(layout):
+    from tol10m_assets.errors import SKIP_BAD_MEMBER_NAME, SKIP_UNEXPECTED_PATH
+
+    cls = layout.inat21_train / "00007_Animalia_Chordata_Aves_Passeriformes_Passeridae_Passer_domesticus"
+    (cls / "more" / "deeper").mkdir(parents=True)
+    (cls / "more" / "y.jpg").write_bytes(b"i")
+    (cls / "more" / "deeper" / "z.jpg").write_bytes(b"i")
+    (layout.bioscan_images / "part1" / "sub").mkdir()
+    (layout.bioscan_images / "part1" / "sub" / "q.jpg").write_bytes(b"s")
+    inat = [(r.origin, r.skip_reason, d) for r, d in iter_partition_images(layout, Chunking(), "inat21-000")]
+    c = f"train/{cls.name}"
+    assert [(o, reason) for o, reason, _ in inat] == [
+        (f"{c}/more/y.jpg", SKIP_UNEXPECTED_PATH),  # 'more' sorts before 'x.jpg'; a folder's files, then its folders
+        (f"{c}/more/deeper/z.jpg", SKIP_UNEXPECTED_PATH),
+        (f"{c}/x.jpg", None),
+    ]
+    assert [d for _, reason, d in inat if reason] == [None, None]
+    bio = [(r.origin, r.skip_reason, r.bad_name) for r, _ in iter_partition_images(layout, Chunking(), "bioscan-000")]
+    assert bio == [("part1/p1.jpg", None, False), ("part1/sub/q.jpg", SKIP_UNEXPECTED_PATH, True), ("part2/p2.jpg", None, False)]
+    listed = [r for r in list_source_images(layout, Chunking()) if r.skip_reason]
+    assert sorted(r.skip_reason for r in listed) == sorted(
+        [SKIP_BAD_MEMBER_NAME] * 2 + [SKIP_UNEXPECTED_PATH] * 3  # README.txt, thumbs.db; the three nested files
+    )
