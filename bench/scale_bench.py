@@ -356,7 +356,10 @@ STAGES = [
 
 def run_stage_here(name: str, work: Path) -> dict:
     fn = {n: f for n, f, _ in STAGES}[name]
-    import tol10m_assets.catalog, tol10m_assets.labels, tol10m_assets.mapping, tol10m_assets.splits  # noqa: F401,E401
+    import tol10m_assets.catalog
+    import tol10m_assets.labels
+    import tol10m_assets.mapping
+    import tol10m_assets.splits
     import tol10m_assets.taxonomy  # noqa: F401  (imports are not the stage's work: a Dagster process has them)
 
     usage0 = resource.getrusage(resource.RUSAGE_SELF)

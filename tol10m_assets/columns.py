@@ -97,7 +97,7 @@ class ParquetSink:
         self.writer.close()
         self.tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "ParquetSink":
+    def __enter__(self) -> ParquetSink:
         return self
 
     def __exit__(self, kind, exc, tb) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from pathlib import Path
-
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -313,7 +312,7 @@ def refuse_empty_mapping(existing: Path, roots: list[str]) -> None:
         return
     try:
         have = pq.read_metadata(existing).num_rows
-    except Exception:  # an unreadable old file is replaced
+    except (OSError, pa.ArrowException):  # an unreadable old file is no mapping to keep
         return
     if have:
         where = ", ".join(roots) or "(no source roots given)"

@@ -7,8 +7,8 @@ EOL sets go through the tar reader of ``images.py`` (names only). Same rows, sam
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -14,8 +14,9 @@ import pandas as pd
 
 from tol10m_assets.catalog import CATALOG_COLUMNS, write_frame_atomic
 from tol10m_assets.labels import LABEL_COLUMNS, RANK_COLUMNS
+from tol10m_assets.layout import SourceLayout
 from tol10m_assets.mapping import read_published_mapping
-from tol10m_assets.sources import SourceImage, list_source_images
+from tol10m_assets.sources import Chunking, SourceImage, list_source_images
 from tol10m_assets.splits import SPLITS
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_OID, "tol10m-assets/treeoflife_id")

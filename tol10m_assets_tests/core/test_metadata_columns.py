@@ -18,7 +18,7 @@ from tol10m_assets import splits as splits_core
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.paths import BuildPaths
 from tol10m_assets.sources import Chunking, list_source_images
-from tol10m_assets.sources.listing import listing_from_images, list_sources
+from tol10m_assets.sources.listing import list_sources, listing_from_images
 from tol10m_assets.taxonomy import RareSpecies
 from tol10m_assets_tests.core import reference_metadata as ref
 
