@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tol10m_assets.columns import connect
 from tol10m_assets.faults import fault_point
 from tol10m_assets.labels import RANK_COLUMNS
 from tol10m_assets.paths import BuildPaths
@@ -256,14 +257,12 @@ def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
 
     One row per sample written, ordered by split (train, val, train_small) and then by id.
     """
-    import duckdb
-
     staged.metadata.mkdir(parents=True, exist_ok=True)
     tables = [str(p) for p in staged.samples_tables()]
     ids = ", ".join(f'm."{c}"' for c in CATALOG_ID_COLUMNS)
     ranks = ", ".join(f's."{c}"' for c in RANK_COLUMNS)
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SPLITS))
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         con.read_parquet(tables).create_view("samples")
@@ -291,9 +290,7 @@ def _sql_path(path: Path) -> str:
 
 def consistency_problems(staged: StagedRelease) -> dict:
     """The catalog against itself and against the shards it was made from (DuckDB over the parquet)."""
-    import duckdb
-
-    con = duckdb.connect()
+    con = connect()
     try:
         con.read_parquet(str(staged.catalog_parquet)).create_view("c")
         one = lambda sql: int(con.execute(sql).fetchone()[0])  # noqa: E731
@@ -372,36 +369,14 @@ def remove_old_releases(paths: BuildPaths, keep: int = KEEP_RELEASES) -> list[st
     return removed
 
 
-def rare_leaks(catalog_parquet: Path, rules) -> dict:
-    """Rows of the catalog that the Rare Species rules exclude: species matched once per distinct
-    seven-rank tuple, EOL images by (content id, page id), other images by file name (DuckDB joins)."""
-    import duckdb
-    import pyarrow as pa
 
-    from tol10m_assets.taxonomy import Taxon
-
-    con = duckdb.connect()
+def eol_rows(staged: StagedRelease):
+    """The catalog's EOL images, once each (``treeoflife_id``, content and page ids) for the licences."""
+    con = connect()
     try:
-        con.read_parquet(str(catalog_parquet)).create_view("c")
-        ranks = ", ".join(f'"{r}"' for r in RANK_COLUMNS)
-        distinct = con.execute(f"SELECT DISTINCT {ranks} FROM c").fetchall()
-        bad = [row for row in distinct if rules.excludes_species(Taxon(*("" if v is None else str(v) for v in row)))]
-        names = {r: pa.array([row[i] for row in bad], pa.string()) for i, r in enumerate(RANK_COLUMNS)}
-        rare_taxa = pa.table(names)  # noqa: F841 (read by DuckDB by name)
-        rare_eol = pa.table({"c": pa.array([c for c, _ in rules.eol_images], pa.int64()),  # noqa: F841
-                             "p": pa.array([p for _, p in rules.eol_images], pa.int64())})
-        rare_files = pa.table({"f": pa.array(sorted(rules.files), pa.string())})  # noqa: F841
-        same_taxon = " AND ".join(f'c."{r}" IS NOT DISTINCT FROM t."{r}"' for r in RANK_COLUMNS)
-        leaks = con.execute(
-            f"""
-            SELECT split || '/' || treeoflife_id FROM c
-            WHERE EXISTS (SELECT 1 FROM rare_taxa t WHERE {same_taxon})
-               OR EXISTS (SELECT 1 FROM rare_eol e WHERE e.c = c.eol_content_id AND e.p = c.eol_page_id)
-               OR EXISTS (SELECT 1 FROM rare_files f WHERE f.f = c.inat21_filename OR f.f = c.bioscan_filename)
-            ORDER BY 1
-            """
-        ).fetchall()
-        rows = con.execute("SELECT count(*) FROM c").fetchone()[0]
+        return con.execute(
+            f"""SELECT DISTINCT treeoflife_id, eol_content_id, eol_page_id FROM read_parquet('{_sql_path(staged.catalog_parquet)}')
+                WHERE eol_content_id IS NOT NULL ORDER BY treeoflife_id"""
+        ).df()
     finally:
         con.close()
-    return {"rows": int(rows), "leaks": len(leaks), "examples": [x for (x,) in leaks[:20]]}

@@ -147,16 +147,16 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
     paths = tol.paths()
     rows = release.write_catalog(staged, paths.mapping)
     train_data = release.write_split_indexes(staged)
-    catalog = pd.read_parquet(staged.catalog_parquet)
+    eol = release.eol_rows(staged)  # treeoflife_id, eol_content_id, eol_page_id: only the EOL images
     manifest_path = tol.layout().eol_media_manifest
     if manifest_path.exists():
-        manifest = read_media_manifest(manifest_path)
+        manifest = read_media_manifest(manifest_path, keep=zip(eol["eol_content_id"], eol["eol_page_id"]))
     else:
         context.log.warning(f"no EOL media manifest at {manifest_path}: licence fields stay empty")
-        manifest = None
-    licences = licenses_core(catalog, manifest) if manifest is not None else licenses_core(catalog, _empty_manifest())
+        manifest = pd.DataFrame({"eol_content_id": pd.Series(dtype="Int64"), "eol_page_id": pd.Series(dtype="Int64")})
+    licences = licenses_core(eol, manifest)
     catalog_core.write_frame_atomic(licences, staged.licenses)
-    figures = catalog_core.taxa_figures(catalog)
+    figures = catalog_core.taxa_figures_from_parquet(staged.catalog_parquet)
     thresholds = {k: tuple(v) for k, v in tol.taxa_thresholds.items()}
     level, reasons = catalog_core.judge_taxa(figures, thresholds)
     report = catalog_core.taxa_report_markdown(figures, level, reasons)
@@ -166,7 +166,7 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
     consistency = release.consistency_problems(staged)
     consistent = not any(v for k, v in consistency.items() if k != "rows")
     rules = rare_species_rules(tol)
-    rare = release.rare_leaks(staged.catalog_parquet, rules) if rules is not None else None
+    rare = catalog_core.rare_leaks(staged.catalog_parquet, rules) if rules is not None else None
     checks = [
         AssetCheckResult(
             asset_key="catalog", check_name="catalog_consistency", passed=consistent,
@@ -192,16 +192,6 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
     ]
     return {"rows": rows, "train_data": train_data, "licences": licences, "figures": figures, "report": report,
             "level": level, "checks": checks}
-
-
-def _empty_manifest():
-    import pandas as pd
-
-    from tol10m_assets.licenses import read_media_manifest  # noqa: F401 (same columns as a real manifest)
-
-    return pd.DataFrame(columns=["eol_content_id", "eol_page_id", "license", "owner"]).astype(
-        {"eol_content_id": "Int64", "eol_page_id": "Int64"}
-    )
 
 
 def _materializations(paths, final, staged, outcome, retired):
@@ -232,12 +222,11 @@ def _materializations(paths, final, staged, outcome, retired):
         },
     )
     licences = outcome["licences"]
-    licence_col = "license_name" if "license_name" in licences.columns else "license"
     yield MaterializeResult(
         asset_key="eol_licenses",
         metadata={
             "dagster/row_count": len(licences),
-            "without_licence": int((licences[licence_col].fillna("") == "").sum()),
+            "without_licence": int((licences["license_name"].fillna("") == "").sum()),
             "path": MetadataValue.path(str(paths.licenses)),
         },
     )
