@@ -1,7 +1,8 @@
 """One build of the sample world through ``materialize_to_memory`` for the read-only tests of this folder.
 
 Tests that break something (a failing check, a changed file) make their own data root and instance
-(``tol10m_tol``, ``tol10m_instance``); this build is never changed after it is made.
+(``tol10m_tol``, ``tol10m_instance``). On this build a test may only run what must leave its files
+as they are (a refused release), and asserts that it did.
 """
 
 from dataclasses import dataclass
