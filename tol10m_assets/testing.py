@@ -125,15 +125,15 @@ def sample_tol(data_root: Path | str | None = None, *, world: SampleWorld | None
     """The ``tol`` resource over a sample world (default: :func:`sample_world`), writing under ``data_root``
     (default: a new temporary folder). One worker per partition, and ``run.SAMPLE_SETTINGS``: the sample
     world damages images on purpose, so its builds allow a corrupt share of 25 %. ``overrides`` are
-    any other settings (``taxa_thresholds=...``, ``exclude_rare_species=False``, ...)."""
+    any other settings (``taxa_thresholds=...``, ``exclude_rare_species=False``, ``sources_root=...``)."""
     from tol10m_assets.defs.resources import TreeOfLifeConfig
 
     world = world or sample_world()
     if data_root is None:
         data_root = Path(tempfile.mkdtemp(prefix="tol10m-data-"))
         atexit.register(shutil.rmtree, data_root, True)
-    settings = {"workers": 1, **SAMPLE_SETTINGS, **overrides}
-    return TreeOfLifeConfig(sources_root=str(world.sources), data_root=str(data_root), **settings)
+    settings = {"sources_root": str(world.sources), "data_root": str(data_root), "workers": 1, **SAMPLE_SETTINGS, **overrides}
+    return TreeOfLifeConfig(**settings)
 
 
 def shard_partitions(instance) -> list[str]:
