@@ -61,13 +61,15 @@ def test_the_prepare_checks_pass_or_warn_on_the_sample_world(built):
 
 def test_mapping_ids_unique_fails_and_blocks_splits_and_labels_in_the_same_run(tol10m_tol, tol10m_instance, monkeypatch):
     """A bug in the mapping core that emits one image twice: the blocking check stops its downstream."""
-    real = mapping_core.build_mapping
+    real = mapping_core.write_mapping
 
-    def twice(*args, **kwargs):
-        frame, stats = real(*args, **kwargs)
-        return pd.concat([frame, frame.iloc[:1]], ignore_index=True), stats
+    def twice(listing, mode, out, *args, **kwargs):
+        summary = real(listing, mode, out, *args, **kwargs)
+        frame = pd.read_parquet(out)
+        pd.concat([frame, frame.iloc[:1]], ignore_index=True).to_parquet(out, index=False)
+        return summary
 
-    monkeypatch.setattr(mapping_core, "build_mapping", twice)
+    monkeypatch.setattr(mapping_core, "write_mapping", twice)
     result = materialize_to_memory(
         [mapping, mapping_ids_unique, splits, labels], resources={"tol": tol10m_tol}, instance=tol10m_instance,
         raise_on_error=False,
@@ -98,14 +100,16 @@ def test_a_change_to_the_labels_shows_in_the_predicted_catalog(tol10m_tol, tol10
     """How a user tests a change: patch one step, materialize the stage, read the result."""
     import tol10m_assets.labels as labels_core
 
-    real = labels_core.join_labels
+    real = labels_core.write_labels
 
-    def no_common_names(*args, **kwargs):
-        table = real(*args, **kwargs)
+    def no_common_names(mapping_path, lookups, out):
+        rows = real(mapping_path, lookups, out)
+        table = pd.read_parquet(out)
         table["common"] = ""
-        return table
+        table.to_parquet(out, index=False)
+        return rows
 
-    monkeypatch.setattr(labels_core, "join_labels", no_common_names)
+    monkeypatch.setattr(labels_core, "write_labels", no_common_names)
     result = materialize_to_memory(
         [mapping, splits, labels, predicted_catalog, check_taxa_predicted], resources={"tol": tol10m_tol}, instance=tol10m_instance
     )
