@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from tol10m_assets.defs.build import labels, splits
+from tol10m_assets.defs.metadata import asset_attrs, thumbnails_md
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -59,13 +60,15 @@ with warnings.catch_warnings():  # per-partition check records: a preview featur
 @asset(
     group_name="shards",
     partitions_def=shard_partitions,
-    deps=[splits, labels, "rare_species_lists", "eol_images", "eol_published_images", "inat21_images", "bioscan_images"],
+    deps=[splits, labels, "shard_sources"],  # shard_sources: this partition's raw inputs, observed per partition
     check_specs=[CHECK_WDS_SPEC],
     kinds={"webdataset"},
+    **asset_attrs("shards"),
 )
 def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     """webdataset shards of one source chunk, all three splits in one pass, published as one transaction."""
     from tol10m_assets.partition import build_partition
+    from tol10m_assets.store import PartitionStore
 
     partition = context.partition_key
     if not context.instance.has_dynamic_partition(SHARD_PARTITIONS, partition):
@@ -123,6 +126,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "seconds": round(result.seconds, 2),
             "generation": build.manifest["generation"],
             "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
+            "thumbnails": MetadataValue.md(thumbnails_md(PartitionStore(paths.store).shard_files(partition, build.manifest))),
         }
     )
 

@@ -1,0 +1,271 @@
+"""What the UI shows about each asset: owners and code versions, table metadata (row count, column
+schema with descriptions, a preview of the first rows, human sizes), charts, thumbnails, examples.
+
+Every helper reads files cheaply (Parquet footers, the first rows, the first shard's first images)
+so that it costs nothing next to the asset it describes, whatever the size of the dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tarfile
+from pathlib import Path
+
+from dagster import MetadataValue, TableColumn, TableSchema
+
+OWNERS = ["team:tol10m"]
+# Bump an asset's code version when a change of its code changes its output bytes: the UI then shows
+# every materialization of it (and, per partition, of the shards) as stale ("has a new code version").
+CODE_VERSIONS = {
+    "mapping": "1",
+    "splits": "1",
+    "labels": "1",
+    "predicted_catalog": "1",
+    "shards": "1",
+    "catalog": "1",
+    "taxa_report": "1",
+    "eol_licenses": "1",
+    "eol_image_set_download": "1",
+    "tol_metadata_download": "1",
+    "inat21_download": "1",
+    "bioscan_download": "1",
+    "name_sources_download": "1",
+    "rare_species_download": "1",
+}
+PREVIEW_ROWS = 10
+RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
+
+COLUMN_DESCRIPTIONS = {
+    "treeoflife_id": "Id of the image in TreeOfLife-10M (UUID5 of the source identity; published ids in reproduce mode)",
+    "source": "eol, inat21 or bioscan",
+    "partition": "Shard partition of the image (eol-NN, inat21-NNN, bioscan-NNN)",
+    "origin": "Where the image is in its source (archive member or file)",
+    "split": "train, val or train_small (train_small repeats a subset of train)",
+    "is_val": "In the val split",
+    "is_train_small": "In the train_small subset of train",
+    "eol_content_id": "EOL content (media) id",
+    "eol_page_id": "EOL page id (the taxon's page)",
+    "bioscan_part": "BIOSCAN-1M part number (folder partN)",
+    "bioscan_filename": "BIOSCAN-1M image file name",
+    "inat21_filename": "iNat21 image file name",
+    "inat21_cls_name": "iNat21 class directory name without its number",
+    "inat21_cls_num": "iNat21 class number",
+    "kingdom": "Kingdom (capitalised)",
+    "phylum": "Phylum",
+    "class": "Class",
+    "order": "Order",
+    "family": "Family",
+    "genus": "Genus",
+    "species": "Species epithet only (lower case)",
+    "common": "Common name, else the scientific name, else the taxonomic name",
+    "common_looked_up": "The common name came from a name source (not a fallback)",
+    "provenance": "JSON: which source gave each rank and the common name",
+    "published_id": "Id in the published mapping (reproduce mode)",
+    "license": "Licence of the EOL image",
+    "license_name": "Licence of the EOL image",
+    "owner": "Owner (rights holder) of the EOL image",
+}
+
+
+def asset_attrs(name: str) -> dict:
+    """Owners and code version of an asset, for ``@asset(**asset_attrs(name))`` or ``AssetSpec``."""
+    return {"owners": OWNERS, "code_version": CODE_VERSIONS[name]}
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def _md_cell(value) -> str:
+    text = "" if value is None else str(value)
+    if text in ("nan", "<NA>", "None"):
+        text = ""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def markdown_table(columns: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(_md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _schema(names_types: list[tuple[str, str]]) -> TableSchema:
+    return TableSchema(
+        columns=[TableColumn(name=n, type=t, description=COLUMN_DESCRIPTIONS.get(n)) for n, t in names_types]
+    )
+
+
+def _head(path: Path, rows: int):
+    """(columns with types, first rows, total rows or None) of a Parquet or CSV file, reading little."""
+    import pandas as pd
+
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        handle = pq.ParquetFile(path)
+        total = handle.metadata.num_rows
+        types = [(f.name, str(f.type)) for f in handle.schema_arrow]
+        batch = next(handle.iter_batches(batch_size=rows), None)
+        head = batch.to_pandas() if batch is not None else pd.DataFrame(columns=[n for n, _ in types])
+        return types, head.head(rows), total
+    head = pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
+    sample = pd.read_csv(path, nrows=200, keep_default_na=False)
+    types = [(c, str(sample[c].dtype).replace("object", "string")) for c in head.columns]
+    return types, head, None
+
+
+def count_lines(path: Path) -> int:
+    """Data rows of a CSV with a header (newlines counted in large binary chunks)."""
+    n = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(16 << 20):
+            n += chunk.count(b"\n")
+    return max(n - 1, 0)
+
+
+def table_metadata(path: str | Path, row_count: int | None = None, preview_rows: int = PREVIEW_ROWS) -> dict:
+    """`dagster/row_count`, `dagster/column_schema`, a preview of the first rows, the file and its size."""
+    path = Path(path)
+    if not path.exists():
+        return {"path": MetadataValue.path(str(path))}
+    types, head, total = _head(path, preview_rows)
+    if row_count is None:
+        row_count = total if total is not None else count_lines(path)
+    rows = [[row[c] for c, _ in types] for row in head.to_dict("records")]
+    return {
+        "dagster/row_count": int(row_count),
+        "dagster/column_schema": _schema(types),
+        "preview": MetadataValue.md(f"First {len(rows)} of {row_count:,} rows\n\n" + markdown_table([c for c, _ in types], rows)),
+        "path": MetadataValue.path(str(path)),
+        "size": human_bytes(path.stat().st_size),
+    }
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def bar_chart_md(title: str, counts: dict, unit: str = "images", width: int = 30) -> str:
+    """A markdown table with a bar per row (block characters), largest first."""
+    if not counts:
+        return f"**{title}**: none"
+    top = max(counts.values()) or 1
+    total = sum(counts.values()) or 1
+    rows = []
+    for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        bar = "█" * max(1 if n else 0, round(width * n / top))
+        rows.append(f"| {_md_cell(name) or '(empty)'} | {n:,} | {n / total:.1%} | {bar} |")
+    return "\n".join([f"**{title}**", "", f"| | {unit} | share | |", "|---|---:|---:|---|", *rows])
+
+
+def share_chart_md(title: str, shares: dict, width: int = 30) -> str:
+    """Bars of shares (0..1), in the given order."""
+    rows = [f"| {_md_cell(k)} | {v:.1%} | {'█' * round(width * v)} |" for k, v in shares.items()]
+    return "\n".join([f"**{title}**", "", "| | share | |", "|---|---:|---|", *rows])
+
+
+def catalog_charts(catalog_parquet: str | Path) -> str:
+    """Images per kingdom and per source, and rank completeness (train_small left out), from the catalog."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.read_parquet(str(catalog_parquet)).create_view("c")
+        base = "FROM c WHERE split <> 'train_small'"
+        kingdoms = dict(con.execute(f"SELECT coalesce(kingdom, ''), count(*) {base} GROUP BY 1").fetchall())
+        sources = dict(con.execute(
+            "SELECT CASE WHEN bioscan_part IS NOT NULL THEN 'bioscan' WHEN inat21_cls_num IS NOT NULL THEN 'inat21' "
+            f"ELSE 'eol' END, count(*) {base} GROUP BY 1"
+        ).fetchall())
+        present = ", ".join(f"avg(CASE WHEN coalesce(\"{r}\", '') <> '' THEN 1 ELSE 0 END)" for r in RANKS)
+        shares = con.execute(f"SELECT {present} {base}").fetchone()
+    finally:
+        con.close()
+    completeness = {r: float(s or 0) for r, s in zip(RANKS, shares)}
+    return "\n\n".join([
+        bar_chart_md("Images per kingdom", kingdoms),
+        bar_chart_md("Images per source", sources),
+        share_chart_md("Rank completeness (share of images with the rank)", completeness),
+    ])
+
+
+# --- check_taxa: the names behind the figures -----------------------------------------------------
+
+
+def taxa_examples(catalog_parquet: str | Path, limit: int = 10) -> dict:
+    """Examples of each check_taxa figure: multi-word species, `(unidentified)`, hierarchy gaps."""
+    import duckdb
+
+    def has(rank):
+        return f"coalesce(\"{rank}\", '') <> ''"
+
+    def missing_above(rank):
+        return "(" + " OR ".join(f"NOT {has(r)}" for r in RANKS[: RANKS.index(rank)]) + ")"
+
+    ranks = ", ".join(f'"{r}"' for r in RANKS)
+    queries = {
+        "multiword_species": "species LIKE '% %'",
+        "unidentified_species": "species = '(unidentified)'",
+        "gap_missing_above_genus": f"{has('genus')} AND {missing_above('genus')}",
+        "gap_missing_above_family": f"NOT {has('genus')} AND {has('family')} AND {missing_above('family')}",
+        "species_without_genus": f"{has('species')} AND NOT {has('genus')}",
+    }
+    con = duckdb.connect()
+    out = {}
+    try:
+        con.read_parquet(str(catalog_parquet)).create_view("c")
+        for name, where in queries.items():
+            found = con.execute(
+                f"SELECT {ranks}, count(*) AS n FROM c WHERE split <> 'train_small' AND {where} "
+                f"GROUP BY ALL ORDER BY n DESC LIMIT {int(limit)}"
+            ).fetchall()
+            out[name] = [" ".join(v for v in row[:7] if v) + f" ({row[7]} images)" for row in found]
+    finally:
+        con.close()
+    return out
+
+
+def taxa_examples_md(examples: dict) -> str:
+    lines = []
+    for name, names in examples.items():
+        lines.append(f"**{name}**: " + ("; ".join(f"`{n}`" for n in names) if names else "none"))
+    return "\n\n".join(lines)
+
+
+# --- shards: thumbnails ----------------------------------------------------------------------------
+
+
+def thumbnails_md(shard_files: list[Path], count: int = 6, size: int = 64) -> str:
+    """A strip of the first images of the first shards as inline JPEG data URIs (a few KB each)."""
+    from PIL import Image
+
+    cells, captions = [], []
+    for shard in shard_files:
+        if len(cells) >= count:
+            break
+        try:
+            with tarfile.open(shard) as tar:
+                members = {m.name: m for m in tar.getmembers()}
+                for name, member in members.items():
+                    if len(cells) >= count or not name.endswith(".jpg"):
+                        continue
+                    key = name[: -len(".jpg")]
+                    with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
+                        img = img.convert("RGB")
+                        img.thumbnail((size, size))
+                        buf = io.BytesIO()
+                        img.save(buf, "JPEG", quality=80)
+                    uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+                    cells.append(f"![{key}]({uri})")
+                    common = members.get(f"{key}.common_name.txt")
+                    captions.append(_md_cell(tar.extractfile(common).read().decode("utf-8", "replace")) if common else key)
+        except (OSError, tarfile.TarError) as exc:
+            captions.append(f"{shard.name}: {exc}")
+    if not cells:
+        return "No image in the committed shards."
+    return "\n".join(["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells), "| " + " | ".join(captions) + " |"])
