@@ -82,6 +82,8 @@ def human_bytes(n: float) -> str:
 
 
 def _md_cell(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # ids of a column with gaps come back as floats
     text = "" if value is None else str(value)
     if text in ("nan", "<NA>", "None"):
         text = ""

@@ -198,13 +198,16 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
     )
     def shard_sources(context, tol: TreeOfLifeConfig):
         """All registered partitions; only its own in a partition's run (`write_shards` observes first)."""
-        if context.has_partition_key:
-            partitions = [context.partition_key]
-        else:
-            partitions = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
-        versions = partition_versions(tol, partitions)
+        if context.has_partition_key:  # one observation, of this run's partition (the output's own)
+            version = partition_versions(tol, [context.partition_key])[context.partition_key]
+            yield ObserveResult(asset_key=SHARD_SOURCES, data_version=DataVersion(version))
+            return
+        # every partition in one run: an observation event per partition; the output's own observation
+        # (no partition, no data version) changes no partition's version
+        versions = partition_versions(tol, sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS)))
         for key, version in versions.items():
             context.log_event(AssetObservation(SHARD_SOURCES, partition=key, tags={DATA_VERSION_TAG: version}))
         context.log.info(f"observed {len(versions)} shard partitions")
+        yield ObserveResult(asset_key=SHARD_SOURCES, metadata={"partitions": len(versions)})
 
 raw_assets.append(shard_sources)
