@@ -12,7 +12,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 OWNERS = ["team:tol10m"]
 # Bump an asset's code version when a change of its code changes its output bytes: the UI then shows
@@ -91,6 +91,11 @@ def _md_cell(value) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+def _cell(value) -> str:
+    """A preview cell: text (markdown and table entries of the UI show text), long values cut."""
+    return _md_cell(value).replace("\\|", "|")
+
+
 def markdown_table(columns: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(_md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
@@ -139,11 +144,11 @@ def table_metadata(path: str | Path, row_count: int | None = None, preview_rows:
     types, head, total = _head(path, preview_rows)
     if row_count is None:
         row_count = total if total is not None else count_lines(path)
-    rows = [[row[c] for c, _ in types] for row in head.to_dict("records")]
+    records = [TableRecord({c: _cell(row[c]) for c, _ in types}) for row in head.to_dict("records")]
     return {
         "dagster/row_count": int(row_count),
         "dagster/column_schema": _schema(types),
-        "preview": MetadataValue.md(f"First {len(rows)} of {row_count:,} rows\n\n" + markdown_table([c for c, _ in types], rows)),
+        "preview": MetadataValue.table(records, schema=TableSchema(columns=[TableColumn(c, "string") for c, _ in types])),
         "path": MetadataValue.path(str(path)),
         "size": human_bytes(path.stat().st_size),
     }
@@ -152,7 +157,7 @@ def table_metadata(path: str | Path, row_count: int | None = None, preview_rows:
 # --- charts ----------------------------------------------------------------------------------
 
 
-def bar_chart_md(title: str, counts: dict, unit: str = "images", width: int = 30) -> str:
+def bar_chart_md(title: str, counts: dict, unit: str = "images", width: int = 20) -> str:
     """A markdown table with a bar per row (block characters), largest first."""
     if not counts:
         return f"**{title}**: none"
@@ -162,17 +167,21 @@ def bar_chart_md(title: str, counts: dict, unit: str = "images", width: int = 30
     for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
         bar = "█" * max(1 if n else 0, round(width * n / top))
         rows.append(f"| {_md_cell(name) or '(empty)'} | {n:,} | {n / total:.1%} | {bar} |")
-    return "\n".join([f"**{title}**", "", f"| | {unit} | share | |", "|---|---:|---:|---|", *rows])
+    return "\n".join([f"**{title}**", "", f"| | {unit} | share | |", "|-|-:|-:|-|", *rows])
 
 
-def share_chart_md(title: str, shares: dict, width: int = 30) -> str:
+def share_chart_md(title: str, shares: dict, width: int = 20) -> str:
     """Bars of shares (0..1), in the given order."""
     rows = [f"| {_md_cell(k)} | {v:.1%} | {'█' * round(width * v)} |" for k, v in shares.items()]
-    return "\n".join([f"**{title}**", "", "| | share | |", "|---|---:|---|", *rows])
+    return "\n".join([f"**{title}**", "", "| | share | |", "|-|-:|-|", *rows])
 
 
-def catalog_charts(catalog_parquet: str | Path) -> str:
-    """Images per kingdom and per source, and rank completeness (train_small left out), from the catalog."""
+MD_INLINE = 990  # the UI shows a markdown entry inline only under 1,000 characters
+
+
+def catalog_charts(catalog_parquet: str | Path) -> dict:
+    """Images per kingdom and per source, and rank completeness (train_small left out), from the catalog:
+    one markdown entry each, short enough for the UI to show inline."""
     import duckdb
 
     con = duckdb.connect()
@@ -189,11 +198,27 @@ def catalog_charts(catalog_parquet: str | Path) -> str:
     finally:
         con.close()
     completeness = {r: float(s or 0) for r, s in zip(RANKS, shares)}
-    return "\n\n".join([
-        bar_chart_md("Images per kingdom", kingdoms),
-        bar_chart_md("Images per source", sources),
-        share_chart_md("Rank completeness (share of images with the rank)", completeness),
-    ])
+    return {
+        "chart_images_per_kingdom": MetadataValue.md(_fit(bar_chart_md, "Images per kingdom", _top(kingdoms))),
+        "chart_images_per_source": MetadataValue.md(_fit(bar_chart_md, "Images per source", sources)),
+        "chart_rank_completeness": MetadataValue.md(_fit(share_chart_md, "Rank completeness", completeness)),
+    }
+
+
+def _top(counts: dict, n: int = 8) -> dict:
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    top = dict(ranked[:n])
+    if len(ranked) > n:
+        top["(others)"] = sum(v for _, v in ranked[n:])
+    return top
+
+
+def _fit(chart, title: str, values: dict) -> str:
+    for width in (20, 12, 6, 3):
+        text = chart(title, values, width=width)
+        if len(text) <= MD_INLINE:
+            return text
+    return text
 
 
 # --- check_taxa: the names behind the figures -----------------------------------------------------
@@ -242,32 +267,40 @@ def taxa_examples_md(examples: dict) -> str:
 # --- shards: thumbnails ----------------------------------------------------------------------------
 
 
-def thumbnails_md(shard_files: list[Path], count: int = 6, size: int = 64) -> str:
-    """A strip of the first images of the first shards as inline JPEG data URIs (a few KB each)."""
+def thumbnail_entries(shard_files: list[Path], count: int = 4, size: int = 64) -> dict:
+    """The first images of the committed shards as small inline WebP data URIs, one metadata entry each
+    (`thumbnail_1` …, labelled with the common name), each short enough for the UI to show inline."""
     from PIL import Image
 
-    cells, captions = [], []
+    entries: dict = {}
     for shard in shard_files:
-        if len(cells) >= count:
+        if len(entries) >= count:
             break
         try:
             with tarfile.open(shard) as tar:
                 members = {m.name: m for m in tar.getmembers()}
                 for name, member in members.items():
-                    if len(cells) >= count or not name.endswith(".jpg"):
+                    if len(entries) >= count or not name.endswith(".jpg"):
                         continue
                     key = name[: -len(".jpg")]
-                    with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
-                        img = img.convert("RGB")
-                        img.thumbnail((size, size))
-                        buf = io.BytesIO()
-                        img.save(buf, "JPEG", quality=80)
-                    uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-                    cells.append(f"![{key}]({uri})")
                     common = members.get(f"{key}.common_name.txt")
-                    captions.append(_md_cell(tar.extractfile(common).read().decode("utf-8", "replace")) if common else key)
-        except (OSError, tarfile.TarError) as exc:
-            captions.append(f"{shard.name}: {exc}")
-    if not cells:
-        return "No image in the committed shards."
-    return "\n".join(["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells), "| " + " | ".join(captions) + " |"])
+                    label = tar.extractfile(common).read().decode("utf-8", "replace").strip() if common else key
+                    with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
+                        text = _inline_image(img.convert("RGB"), _md_cell(label).replace("]", ""), size)
+                    if text:
+                        entries[f"thumbnail_{len(entries) + 1}"] = MetadataValue.md(text)
+        except (OSError, tarfile.TarError):
+            continue
+    return entries or {"thumbnail_1": MetadataValue.md("No image in the committed shards.")}
+
+
+def _inline_image(img, label: str, size: int) -> str | None:
+    for px, quality in ((size, 60), (size, 35), (48, 35), (32, 30)):
+        small = img.copy()
+        small.thumbnail((px, px))
+        buf = io.BytesIO()
+        small.save(buf, "WEBP", quality=quality, method=6)
+        text = f"![{label}](data:image/webp;base64,{base64.b64encode(buf.getvalue()).decode()}) {label}"
+        if len(text) <= MD_INLINE:
+            return text
+    return None

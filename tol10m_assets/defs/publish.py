@@ -221,7 +221,7 @@ def _materializations(paths, final, staged, outcome, retired):
             "csv": MetadataValue.path(str(paths.catalog_csv)),
             "dataset": MetadataValue.path(str(paths.dataset)),
             **table_metadata(paths.catalog_parquet, total),
-            "charts": MetadataValue.md(catalog_charts(paths.catalog_parquet)),
+            **catalog_charts(paths.catalog_parquet),
         },
     )
     yield MaterializeResult(
@@ -232,7 +232,7 @@ def _materializations(paths, final, staged, outcome, retired):
             "path": MetadataValue.path(str(paths.taxa_report)),
             "unique_taxa": MetadataValue.json(outcome["figures"]["unique_taxa"]),
             "complete_share": outcome["figures"]["complete_share"],
-            "charts": MetadataValue.md(catalog_charts(paths.catalog_parquet)),
+            **catalog_charts(paths.catalog_parquet),
         },
     )
     licences = outcome["licences"]

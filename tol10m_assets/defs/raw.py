@@ -60,7 +60,7 @@ NAME_INPUTS = {
 # settings that change what a partition writes
 PARTITION_SETTINGS = ("mode", "width", "height", "jpeg_quality", "resize_mode", "val_percent", "train_small_percent", "seed",
                       "shard_max_samples", "shard_max_bytes", "inat21_classes_per_partition", "bioscan_parts_per_partition",
-                      "exclude_rare_species", "max_corrupt_share")
+                      "exclude_rare_species")
 HASH_LIMIT = 64 << 20  # files up to this size are hashed; larger ones and folders: size + mtime of every file
 SHARD_SOURCES = "shard_sources"
 

@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from tol10m_assets.defs.build import labels, splits
-from tol10m_assets.defs.metadata import asset_attrs, thumbnails_md
+from tol10m_assets.defs.metadata import asset_attrs, thumbnail_entries
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -126,7 +126,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "seconds": round(result.seconds, 2),
             "generation": build.manifest["generation"],
             "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
-            "thumbnails": MetadataValue.md(thumbnails_md(PartitionStore(paths.store).shard_files(partition, build.manifest))),
+            **thumbnail_entries(PartitionStore(paths.store).shard_files(partition, build.manifest)),
         }
     )
 
