@@ -219,7 +219,8 @@ def cmd_ui(args) -> int:
     if args.config:
         settings(args)  # fail here, on the terminal, rather than in the UI's code location
         env["TOL10M_SETTINGS"] = str(Path(args.config).absolute())
-    env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
+    # supersession warnings (FutureWarning) are about Dagster's own APIs, not the build: not shown
+    env["PYTHONWARNINGS"] = "ignore::FutureWarning,ignore::DeprecationWarning"
     command = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "tol10m_assets.definitions",
                "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
