@@ -240,7 +240,9 @@ def taxa_examples(catalog_parquet: str | Path, limit: int = 10) -> dict:
         "unidentified_species": "species = '(unidentified)'",
         "gap_missing_above_genus": f"{has('genus')} AND {missing_above('genus')}",
         "gap_missing_above_family": f"NOT {has('genus')} AND {has('family')} AND {missing_above('family')}",
-        "species_without_genus": f"{has('species')} AND NOT {has('genus')}",
+        "gap_missing_above_order": f"NOT {has('genus')} AND NOT {has('family')} AND {has('order')} AND {missing_above('order')}",
+        "species_without_genus": f"{has('species')} AND NOT {has('genus')} AND ("
+        + " OR ".join(has(r) for r in RANKS[:5]) + ")",
     }
     con = duckdb.connect()
     out = {}
@@ -257,11 +259,13 @@ def taxa_examples(catalog_parquet: str | Path, limit: int = 10) -> dict:
     return out
 
 
-def taxa_examples_md(examples: dict) -> str:
-    lines = []
-    for name, names in examples.items():
-        lines.append(f"**{name}**: " + ("; ".join(f"`{n}`" for n in names) if names else "none"))
-    return "\n\n".join(lines)
+def taxa_example_entries(catalog_parquet: str | Path, limit: int = 5) -> dict:
+    """One short text entry per check_taxa figure (`examples_<figure>`): the names behind the number."""
+    entries = {}
+    for name, names in taxa_examples(catalog_parquet, limit).items():
+        text = "; ".join(names) if names else "none"
+        entries[f"examples_{name}"] = MetadataValue.text(text if len(text) <= 400 else text[:399] + "…")
+    return entries
 
 
 # --- shards: thumbnails ----------------------------------------------------------------------------

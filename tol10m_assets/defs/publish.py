@@ -24,7 +24,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log.base import PartitionKeyFilter
 
 from tol10m_assets.defs.build import mapping
-from tol10m_assets.defs.metadata import asset_attrs, catalog_charts, table_metadata, taxa_examples, taxa_examples_md
+from tol10m_assets.defs.metadata import asset_attrs, catalog_charts, table_metadata, taxa_example_entries
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.defs.shards import CHECK_WDS, human_bytes, rare_species_rules, shards
@@ -187,7 +187,7 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
                 "thresholds": MetadataValue.json({**catalog_core.DEFAULT_THRESHOLDS, **thresholds}),
                 "setting": "tol.taxa_thresholds: figure -> [warn_above, error_above]",
                 "figures": MetadataValue.json(figures),
-                "examples": MetadataValue.md(taxa_examples_md(taxa_examples(staged.catalog_parquet))),
+                **taxa_example_entries(staged.catalog_parquet),
             },
         ),
     ]

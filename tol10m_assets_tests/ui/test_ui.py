@@ -104,6 +104,8 @@ class World:
                           "      max_corrupt_share: 0.0\n" % (root / "sources", root / "data"))
         run_ok([str(BIN / "dagster"), "asset", "materialize", "-m", "tol10m_assets.definitions", "--select", "shards",
                 "--partition", self.failed, "-c", str(strict)], self.env, expect_failure=True)
+        run_ok([str(BIN / "dagster"), "job", "execute", "-m", "tol10m_assets.definitions", "-j", "publish"], self.env,
+               expect_failure=True)  # refused: the failed partition has no passing check_wds
         self.first_catalog_id = (root / "data" / "published" / "metadata" / "catalog.csv").read_text().splitlines()[1].split(",")[1]
         taxon_tab = root / "sources" / "metadata" / "taxon.tab"
         columns = taxon_tab.read_text().splitlines()[0].split("\t")
@@ -356,18 +358,48 @@ def test_a_shard_partition_shows_thumbnails_and_skips(webserver, world, tmp_path
     keep(tmp_path, "partition")
 
 
-STALE = """{ assetNodes(assetKeys: [{path: ["labels"]}, {path: ["shards"]}, {path: ["splits"]}]) {
-  assetKey { path } staleStatus staleStatusByPartition(partitions: %s) } }"""
+STALE = """{ assetNodes(assetKeys: [{path: ["labels"]}, {path: ["splits"]}]) { assetKey { path } staleStatus }
+  shards: assetNodes(assetKeys: [{path: ["shards"]}]) { staleStatusByPartition(partitions: %s) } }"""
 
 
 @needs_chromium
 def test_a_changed_taxon_tab_makes_labels_and_the_eol_partitions_stale(webserver, world, tmp_path):
     partitions = [p for p in world.partitions if p != world.failed]
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(webserver.base, STALE % json.dumps(partitions))["assetNodes"]}
+    answer = graphql(webserver.base, STALE % json.dumps(partitions))
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in answer["assetNodes"]}
     assert nodes["labels"]["staleStatus"] == "STALE"
     assert nodes["splits"]["staleStatus"] == "FRESH"
-    by_partition = dict(zip(partitions, nodes["shards"]["staleStatusByPartition"]))
+    by_partition = dict(zip(partitions, answer["shards"][0]["staleStatusByPartition"]))
     stale = sorted(p for p, status in by_partition.items() if status == "STALE")
     assert stale == sorted(p for p in partitions if p.startswith("eol-")), by_partition
     dom, _ = render(f"{webserver.base}/assets/labels", tmp_path, "labels-stale", ("labels", "Unsynced"))
     keep(tmp_path, "labels-stale")
+    eol = stale[0]
+    dom, _ = render(f"{webserver.base}/assets/shards?view=partitions&partition={eol}", tmp_path, "partition-stale",
+                    (eol, "Latest materialization", "Unsynced"))
+    keep(tmp_path, "partition-stale")
+    fresh = next(p for p in partitions if p not in stale)
+    dom, _ = render(f"{webserver.base}/assets/shards?view=partitions&partition={fresh}", tmp_path, "partition-fresh",
+                    (fresh, "Latest materialization", "thumbnail_1"))
+    assert "Unsynced" not in dom, f"{fresh} shows as unsynced although none of its inputs changed"
+    keep(tmp_path, "partition-fresh")
+
+
+FAILED_PUBLISH = """{ runsOrError(filter: {pipelineName: "publish", statuses: [FAILURE]}, limit: 1) {
+  ... on Runs { results { runId } } } }"""
+
+
+@needs_chromium
+def test_the_refused_release_names_the_partition_and_the_repair(webserver, world, tmp_path):
+    runs = graphql(webserver.base, FAILED_PUBLISH)["runsOrError"]["results"]
+    assert runs, "the publish run that should have been refused is not recorded"
+    dom, _ = render(f"{webserver.base}/runs/{runs[0]['runId']}", tmp_path, "refused",
+                    ("not published", world.failed, "repair", "--partition KEY"))
+    keep(tmp_path, "refused")
+
+
+@needs_chromium
+def test_check_taxa_names_its_setting_and_examples(webserver, world, tmp_path):
+    dom, _ = render(f"{webserver.base}/assets/catalog?view=checks&checkDetail=check_taxa", tmp_path, "check-taxa",
+                    ("check_taxa", "tol.taxa_thresholds", "examples_multiword_species", "examples_unidentified_species"))
+    keep(tmp_path, "check-taxa")
