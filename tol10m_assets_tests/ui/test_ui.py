@@ -398,8 +398,20 @@ def test_the_refused_release_names_the_partition_and_the_repair(webserver, world
     keep(tmp_path, "refused")
 
 
-@needs_chromium
-def test_check_taxa_names_its_setting_and_examples(webserver, world, tmp_path):
-    dom, _ = render(f"{webserver.base}/assets/catalog?view=checks&checkDetail=check_taxa", tmp_path, "check-taxa",
-                    ("check_taxa", "tol.taxa_thresholds", "examples_multiword_species", "examples_unidentified_species"))
-    keep(tmp_path, "check-taxa")
+def test_check_taxa_names_its_setting_and_examples(world, monkeypatch):
+    """On the catalog's last evaluated check_taxa (the refused release after it left no evaluation)."""
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    monkeypatch.setenv("DAGSTER_HOME", world.env["DAGSTER_HOME"])
+    with DagsterInstance.get() as instance:
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey("catalog"), "check_taxa"), limit=10)
+        evaluations = [r.event.dagster_event.event_specific_data for r in history if r.event is not None]
+    assert evaluations, "check_taxa never evaluated on the catalog"
+    metadata = evaluations[0].metadata
+    assert metadata["setting"].value.startswith("tol.taxa_thresholds")
+    assert set(metadata["thresholds"].value) >= {"hierarchy_gap_share", "multiword_species_share", "incomplete_share"}
+    examples = {k: v.value for k, v in metadata.items() if k.startswith("examples_")}
+    assert {"examples_multiword_species", "examples_unidentified_species", "examples_gap_missing_above_genus"} <= set(examples)
+    multiword = evaluations[0].metadata.get("figures").value["multiword_species"]
+    assert (examples["examples_multiword_species"] == "none") == (multiword == 0), examples
