@@ -400,13 +400,14 @@ def test_the_refused_release_names_the_partition_and_the_repair(webserver, world
 
 def test_check_taxa_names_its_setting_and_examples(world, monkeypatch):
     """On the catalog's last evaluated check_taxa (the refused release after it left no evaluation)."""
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+    from dagster import AssetCheckEvaluation, AssetCheckKey, AssetKey, DagsterInstance
 
     monkeypatch.setenv("DAGSTER_HOME", world.env["DAGSTER_HOME"])
     with DagsterInstance.get() as instance:
         history = instance.event_log_storage.get_asset_check_execution_history(
             AssetCheckKey(AssetKey("catalog"), "check_taxa"), limit=10)
-        evaluations = [r.event.dagster_event.event_specific_data for r in history if r.event is not None]
+        events = [r.event.dagster_event.event_specific_data for r in history if r.event is not None]
+    evaluations = [e for e in events if isinstance(e, AssetCheckEvaluation)]  # not the refused run's planned one
     assert evaluations, "check_taxa never evaluated on the catalog"
     metadata = evaluations[0].metadata
     assert metadata["setting"].value.startswith("tol.taxa_thresholds")
