@@ -199,7 +199,7 @@ def cmd_observe(args) -> int:
     tol = settings(args)
     with DagsterInstance.get() as instance:
         _execute(build_definitions(tol).resolve_job_def("observe_sources"), instance)
-    print("observed the raw inputs: what changed since it was built shows as stale in the UI (Materialize stale)")
+    print("observed the raw inputs: what changed since it was built shows as Unsynced in the UI (then: Materialize unsynced)")
     return 0
 
 

@@ -33,7 +33,7 @@ observe_job = define_asset_job(
     "observe_sources",
     selection=AssetSelection.assets(*raw_assets),
     description="Observe every raw input and every shard partition's inputs: a changed file gets a new data "
-    "version, and what depends on it shows as stale (then: Materialize stale).",
+    "version, and what depends on it shows as Unsynced (then: Materialize unsynced).",
 )
 observe_schedule = ScheduleDefinition(
     name="observe_sources_hourly",
