@@ -3,6 +3,9 @@ Dagster instance (so ``dagster dev`` shows what was built).
 
     python -m tol10m_assets.run --sample          # the embedded sample world, end to end
     python -m tol10m_assets.run                   # your data: TOL10M_DATA_ROOT / TOL10M_SOURCES_ROOT
+    python -m tol10m_assets.run --config my.yaml  # your data: the settings in a YAML file
+
+The same as `tol10m build` (tol10m_assets/cli.py).
 
 On a cluster, prefer backfills through the Slurm run launcher (docs/slurm.md).
 """
@@ -60,8 +63,22 @@ def _execute(job, instance, **kwargs):
     return result
 
 
-def build(instance=None, tol=None, log=print) -> dict:
-    """prepare → every shard partition → publish; returns where the results are."""
+def partition_sizes(paths) -> dict[str, int]:
+    """Images per shard partition, from the mapping (for progress)."""
+    import pandas as pd
+
+    try:
+        counts = pd.read_parquet(paths.mapping, columns=["partition"])["partition"].value_counts()
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def build(instance=None, tol=None, log=print, progress=None) -> dict:
+    """prepare → every shard partition → publish; returns where the results are.
+
+    ``progress(done_partitions, partitions, done_images, images, key)`` is called before and after
+    each partition (the CLI draws a bar from it)."""
     from dagster import DagsterInstance
 
     from tol10m_assets.defs.partitions import SHARD_PARTITIONS
@@ -72,15 +89,24 @@ def build(instance=None, tol=None, log=print) -> dict:
     defs = build_definitions(tol)
     instance = instance or DagsterInstance.get()
     start = time.monotonic()
-    log("prepare: raw inputs → mapping → splits → labels → predicted catalog")
+    log("prepare: observe the raw inputs → mapping → splits → labels → predicted catalog")
     _execute(defs.resolve_job_def("prepare"), instance)
+    paths = tol.paths()
     partitions = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
-    for key in partitions:
-        log(f"shards: partition {key}")
+    sizes = partition_sizes(paths)
+    total = sum(sizes.get(k, 0) for k in partitions)
+    done = 0
+    for i, key in enumerate(partitions):
+        if progress:
+            progress(i, len(partitions), done, total, key)
+        else:
+            log(f"shards: partition {key} ({i + 1}/{len(partitions)}, {sizes.get(key, 0)} images)")
         _execute(defs.resolve_job_def("write_shards"), instance, partition_key=key)
+        done += sizes.get(key, 0)
+    if progress:
+        progress(len(partitions), len(partitions), done, total, "")
     log("publish: catalog, taxa report, licences and the shard layout, checked, then switched in")
     result = _execute(defs.resolve_job_def("publish"), instance)
-    paths = tol.paths()
     train_data = {}
     for mat in result.asset_materializations_for_node("publish_release"):
         if mat.asset_key.to_user_string() == "catalog":
@@ -93,48 +119,29 @@ def build(instance=None, tol=None, log=print) -> dict:
         "taxa_report": str(paths.taxa_report),
         "licenses": str(paths.licenses),
         "partitions": partitions,
+        "images": total,
         "seconds": round(time.monotonic() - start, 1),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample", action="store_true", help="generate and build the embedded sample world")
-    parser.add_argument("--images", type=int, default=300, help="sample world size (with --sample)")
-    parser.add_argument("--seed", type=int, default=0, help="sample world seed (with --sample)")
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").absolute()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    if args.sample:
-        from tol10m_assets.sample import make_sample_world
-
-        sources = (SAMPLE_DIR / "sources").absolute()
-        os.environ["TOL10M_SOURCES_ROOT"] = str(sources)
-        os.environ["TOL10M_DATA_ROOT"] = str((SAMPLE_DIR / "TreeOfLife-10M").absolute())
-        print(f"sample world: {args.images} images, seed {args.seed} → {sources}")
-        make_sample_world(sources, images=args.images, seed=args.seed)
-    tol = None
-    if args.sample:
-        from tol10m_assets.defs.resources import TreeOfLifeConfig
-
-        tol = TreeOfLifeConfig(**SAMPLE_SETTINGS)
-    try:
-        where = build(tol=tol)
-    except BuildFailed as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print()
-    print(f"Built {len(where['partitions'])} shard partitions in {where['seconds']} s:")
-    print(f"  release      {where['published']} (a link to the current release)")
-    print(f"  shards       {where['shards']}/<split>/shard-NNNNNN.tar, sizes.json, wids-<split>.json, README.md")
+def print_summary(where: dict, out=print) -> None:
+    out()
+    out(f"Built {len(where['partitions'])} shard partitions in {where['seconds']} s:")
+    out(f"  release      {where['published']} (a link to the current release)")
+    out(f"  shards       {where['shards']}/<split>/shard-NNNNNN.tar, sizes.json, wids-<split>.json, README.md")
     for split, pattern in where["train_data"].items():
-        print(f"  {split:<12} --train-data '{pattern}'")
-    print(f"  catalog      {where['catalog']}")
-    print(f"  taxa report  {where['taxa_report']}")
-    print(f"  licences     {where['licenses']}")
-    print(f"  runs         DAGSTER_HOME={os.environ['DAGSTER_HOME']} (see them with scripts/ui.sh)")
-    return 0
+        out(f"  {split:<12} --train-data '{pattern}'")
+    out(f"  catalog      {where['catalog']}")
+    out(f"  taxa report  {where['taxa_report']}")
+    out(f"  licences     {where['licenses']}")
+    out(f"  runs         DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')} (see them with `tol10m ui`)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tol10m_assets.run [--sample] [--images N] [--seed S] [--config FILE]`: `tol10m build`."""
+    from tol10m_assets.cli import main as cli_main
+
+    return cli_main(["build", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

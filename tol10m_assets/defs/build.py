@@ -7,6 +7,7 @@ from tol10m_assets import catalog as catalog_core
 from tol10m_assets import labels as labels_core
 from tol10m_assets import mapping as mapping_core
 from tol10m_assets import splits as splits_core
+from tol10m_assets.defs.metadata import asset_attrs, table_metadata
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -38,7 +39,7 @@ def sync_partitions(context: AssetExecutionContext, keys: list[str]) -> dict[str
     return {"added": added, "removed": removed}
 
 
-@asset(group_name="mapping", deps=IMAGE_SOURCES, kinds={"parquet"})
+@asset(group_name="mapping", deps=IMAGE_SOURCES, kinds={"parquet"}, **asset_attrs("mapping"))
 def mapping(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
     """One treeoflife_id per source image (UUID5 in generate mode, published ids in reproduce mode).
     Refuses to replace a non-empty mapping by an empty one (sources not mounted)."""
@@ -59,11 +60,12 @@ def mapping(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materializ
             "shard_partitions": MetadataValue.json(summary.partitions),
             "left_out": MetadataValue.json(summary.left_out),
             "path": MetadataValue.path(str(paths.mapping)),
+            **table_metadata(paths.mapping),
         }
     )
 
 
-@asset(group_name="mapping", deps=[mapping, "published_metadata"], kinds={"parquet", "sqlite"})
+@asset(group_name="mapping", deps=[mapping, "published_metadata"], kinds={"parquet", "sqlite"}, **asset_attrs("splits"))
 def splits(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
     """val / train / train_small per id by a seeded hash (reproduce mode: the published split table),
     and ``mapping.sqlite`` (the original four tables), written once here where all four are known."""
@@ -83,11 +85,12 @@ def splits(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
             "per_source": MetadataValue.json(counts),
             "path": MetadataValue.path(str(paths.splits)),
             "sqlite": MetadataValue.path(str(paths.mapping_sqlite)),
+            **table_metadata(paths.splits),
         }
     )
 
 
-@asset(group_name="taxonomy", deps=[mapping, *NAME_SOURCES], kinds={"parquet"})
+@asset(group_name="taxonomy", deps=[mapping, *NAME_SOURCES], kinds={"parquet"}, **asset_attrs("labels"))
 def labels(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
     """Seven ranks and a common name for every image, with provenance (the name lookups per source)."""
     paths = tol.paths()
@@ -102,13 +105,14 @@ def labels(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
             "complete_share_per_source": MetadataValue.json(share),
             "lookup_keys": MetadataValue.json({s: len(t) for s, t in lookups.items()}),
             "path": MetadataValue.path(str(paths.labels)),
+            **table_metadata(paths.labels),
         }
     )
 
 
-@asset(group_name="taxonomy", deps=[splits, labels], kinds={"csv"})
+@asset(group_name="taxonomy", deps=[splits, labels], kinds={"csv"}, **asset_attrs("predicted_catalog"))
 def predicted_catalog(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """The catalog as predicted before shards are written (``predicted-catalog.csv``; rare species still in)."""
+    """The catalog as predicted before shards are written (`predicted-catalog.csv`; rare species still in)."""
     paths = tol.paths()
     counts = catalog_core.write_predicted_catalog(paths.mapping, paths.splits, paths.labels, paths.predicted_catalog)
     return MaterializeResult(
@@ -116,6 +120,7 @@ def predicted_catalog(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> 
             "rows": sum(counts.values()),
             "rows_per_split": MetadataValue.json({s: n for s, n in sorted(counts.items()) if n}),
             "path": MetadataValue.path(str(paths.predicted_catalog)),
+            **table_metadata(paths.predicted_catalog, sum(counts.values())),
         }
     )
 

@@ -1,9 +1,9 @@
 """Raw downloads: the Hugging Face dataset (EOL image sets, published metadata), iNat21, BIOSCAN-1M,
-the name sources and the Rare Species lists, into the sources layout (``tol.layout()``).
+the name sources and the Rare Species lists, into the sources layout (`tol.layout()`).
 
 Thin assets over :mod:`tol10m_assets.download.fetch`: resumable, verified, a no-op once done
-(unless ``downloads.force``). Progress goes to the run's log; sizes, checksums and counts become
-metadata and asset-check results. ``download_checks`` re-check what is on disk without downloading.
+(unless `downloads.force`). Progress goes to the run's log; sizes, checksums and counts become
+metadata and asset-check results. `download_checks` re-check what is on disk without downloading.
 """
 
 import json
@@ -26,6 +26,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from tol10m_assets.defs.metadata import asset_attrs
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.download import fetch as F
 from tol10m_assets.download import sources as S
@@ -50,11 +51,11 @@ def _url_field(key: str):
 
 
 class DownloadSettings(ConfigurableResource):
-    """Where the raw downloads come from, and how. Files land in the sources layout of the ``tol`` resource.
+    """Where the raw downloads come from, and how. Files land in the sources layout of the `tol` resource.
 
-    ``mirror_dir`` (a folder, a ``file://`` URL or an ``http(s)://`` base) stands in for every remote:
-    Hugging Face files at their repository paths (``dataset/EOL/…``, ``metadata/…``), HTTP files by
-    name (``train.tar.gz``, ``cropped_256.zip``, …), optionally with a ``SHA256SUMS``.
+    `mirror_dir` (a folder, a `file://` URL or an `http(s)://` base) stands in for every remote:
+    Hugging Face files at their repository paths (`dataset/EOL/…`, `metadata/…`), HTTP files by
+    name (`train.tar.gz`, `cropped_256.zip`, …), optionally with a `SHA256SUMS`.
     """
 
     hf_repo: str = Field(default=S.HF_REPO, description="Hugging Face dataset with the EOL image sets and metadata.")
@@ -143,15 +144,15 @@ def _spec(asset_name: str, name: str, description: str) -> AssetCheckSpec:
     return AssetCheckSpec(name, asset=asset_name, description=description)
 
 
-@asset(group_name="raw", partitions_def=eol_set_partitions, kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+@asset(group_name="downloads", **asset_attrs("eol_image_set_download"), partitions_def=eol_set_partitions, kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("eol_image_set_download", "verified", VERIFIED)])
 def eol_image_set_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
-    """One EOL image set of the published dataset, ``dataset/EOL/image_set_NN.tar.gz`` → ``source_paths.eol_published_images``."""
+    """One EOL image set of the published dataset, `dataset/EOL/image_set_NN.tar.gz` → `source_paths.eol_published_images`."""
     fetched = _run(context, F.fetch_eol_image_set, downloads.core(), tol.layout(), context.partition_key)
     return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
 
-@asset(group_name="raw", kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+@asset(group_name="downloads", **asset_attrs("tol_metadata_download"), kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("tol_metadata_download", "verified", VERIFIED)])
 def tol_metadata_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
     """The published metadata: catalog.csv, mapping.sqlite, licenses.csv, taxon.tab, ITIS chains, the naming JSONs."""
@@ -159,30 +160,30 @@ def tol_metadata_download(context: AssetExecutionContext, downloads: DownloadSet
     return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
 
-@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+@asset(group_name="downloads", **asset_attrs("inat21_download"), kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("inat21_download", "verified", VERIFIED),
                     _spec("inat21_download", "file_count", "images extracted = downloads.inat21_file_count")])
 def inat21_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
-    """iNat21 ``train.tar.gz``, extracted so that ``source_paths.inat21_train`` is its ``train/`` folder."""
+    """iNat21 `train.tar.gz`, extracted so that `source_paths.inat21_train` is its `train/` folder."""
     settings = downloads.core()
     fetched = _run(context, F.fetch_inat21, settings, tol.layout(), tol.resolved_sources_root())
     return MaterializeResult(metadata=_metadata(fetched), check_results=[
         _verified(fetched), _count(fetched, settings.inat21_file_count, "downloads.inat21_file_count")])
 
 
-@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+@asset(group_name="downloads", **asset_attrs("bioscan_download"), kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("bioscan_download", "verified", VERIFIED),
                     _spec("bioscan_download", "file_count", "images extracted = downloads.bioscan_file_count (1,128,313 published)")])
 def bioscan_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
-    """BIOSCAN-1M ``cropped_256.zip`` (parts extracted in parallel into ``source_paths.bioscan_images``, count checked)
-    and ``BIOSCAN_Insect_Dataset_metadata.jsonld``."""
+    """BIOSCAN-1M `cropped_256.zip` (parts extracted in parallel into `source_paths.bioscan_images`, count checked)
+    and `BIOSCAN_Insect_Dataset_metadata.jsonld`."""
     settings = downloads.core()
     fetched = _run(context, F.fetch_bioscan, settings, tol.layout(), tol.resolved_sources_root())
     return MaterializeResult(metadata=_metadata(fetched), check_results=[
         _verified(fetched), _count(fetched, settings.bioscan_file_count, "downloads.bioscan_file_count")])
 
 
-@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+@asset(group_name="downloads", **asset_attrs("name_sources_download"), kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("name_sources_download", "verified", VERIFIED)])
 def name_sources_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
     """EOL vernacular names, the iNaturalist taxonomy DwC-A (taxa.csv, VernacularNames-english.csv)."""
@@ -190,7 +191,7 @@ def name_sources_download(context: AssetExecutionContext, downloads: DownloadSet
     return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
 
-@asset(group_name="raw", kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
+@asset(group_name="downloads", **asset_attrs("rare_species_download"), kinds={"http"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("rare_species_download", "verified", VERIFIED + "; each list is a JSON object")])
 def rare_species_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
     """The Rare Species benchmark lists (seen / unseen in training) from the BioCLIP repository."""

@@ -1,29 +1,46 @@
-"""Jobs: prepare (everything before the shards), shards (one run per partition), publish."""
+"""Jobs: prepare (everything before the shards), shards (one run per partition), publish, and the
+observation of the raw inputs (`observe_sources`, with a schedule that is off by default)."""
 
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
 from tol10m_assets.defs.build import build_assets
 from tol10m_assets.defs.downloads import download_assets
 from tol10m_assets.defs.publish import publish_assets
-from tol10m_assets.defs.raw import raw_assets
+from tol10m_assets.defs.raw import raw_assets, shard_sources
 from tol10m_assets.defs.shards import shards
+
+input_sources = [a for a in raw_assets if a is not shard_sources]
 
 prepare_job = define_asset_job(
     "prepare",
-    selection=AssetSelection.assets(*raw_assets, *build_assets),
-    description="Raw inputs → mapping → splits → labels → predicted catalog.",
+    selection=AssetSelection.assets(*input_sources, *build_assets),
+    description="Observe the raw inputs → mapping → splits → labels → predicted catalog.",
 )
 shards_job = define_asset_job(
     "write_shards",
-    selection=AssetSelection.assets(shards),
-    description="One shard partition per run (a Slurm job each with the Slurm launcher).",
+    selection=AssetSelection.assets(shard_sources, shards),
+    description="One shard partition per run (a Slurm job each with the Slurm launcher); the partition's inputs "
+    "are observed first, so its data version records what it was built from.",
 )
 publish_job = define_asset_job(
     "publish",
     selection=AssetSelection.assets(*publish_assets),
     description="One release: catalog, taxa report, licences and the shard layout, checked in staging and "
     "published atomically (refused while a shard partition's check_wds fails).",
+)
+observe_job = define_asset_job(
+    "observe_sources",
+    selection=AssetSelection.assets(*raw_assets),
+    description="Observe every raw input and every shard partition's inputs: a changed file gets a new data "
+    "version, and what depends on it shows as Unsynced (then: Materialize unsynced).",
+)
+observe_schedule = ScheduleDefinition(
+    name="observe_sources_hourly",
+    job=observe_job,
+    cron_schedule="0 * * * *",
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="Observe the raw inputs every hour (off by default: turn it on in Automation).",
 )
 
 download_job = define_asset_job(
@@ -32,4 +49,5 @@ download_job = define_asset_job(
     description="Published metadata, iNat21, BIOSCAN-1M and the name sources (EOL image sets: the partitioned asset).",
 )
 download_eol_job = define_asset_job("download_eol_image_sets", selection=AssetSelection.assets(download_assets[0]))
-jobs = [prepare_job, shards_job, publish_job, download_job, download_eol_job]
+jobs = [prepare_job, shards_job, publish_job, observe_job, download_job, download_eol_job]
+schedules = [observe_schedule]

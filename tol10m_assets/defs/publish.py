@@ -24,10 +24,11 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log.base import PartitionKeyFilter
 
 from tol10m_assets.defs.build import mapping
-from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.liveness import record_process
+from tol10m_assets.defs.metadata import asset_attrs, catalog_charts, human_bytes, table_metadata, taxa_example_entries
+from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.resources import TreeOfLifeConfig
-from tol10m_assets.defs.shards import CHECK_WDS, human_bytes, rare_species_rules, shards
+from tol10m_assets.defs.shards import CHECK_WDS, rare_species_rules, shards
 
 REPAIR = (
     "repair: UI → shards → Materialize (or a backfill over the Failed partitions); "
@@ -81,13 +82,14 @@ CATALOG_CHECKS = [
             deps=[shards, mapping],
             group_name="catalog",
             kinds={"csv", "parquet"},
+            **asset_attrs("catalog"),
             description="`metadata/catalog.csv` (published columns) and the published shard layout "
             "(`<W>x<H>/<split>/shard-NNNNNN.tar`, `sizes.json`, wids index, dataset card), from the committed "
             "partitions' manifests, verified against the files. Refused while any partition's check_wds fails.",
         ),
-        AssetSpec("taxa_report", deps=["catalog"], group_name="reports", kinds={"markdown"},
+        AssetSpec("taxa_report", deps=["catalog"], group_name="reports", kinds={"markdown"}, **asset_attrs("taxa_report"),
                   description="`metadata/taxa_report.md`: the original check_taxa figures and unique taxa per source."),
-        AssetSpec("eol_licenses", deps=["catalog", "eol_media_manifest"], group_name="reports", kinds={"csv"},
+        AssetSpec("eol_licenses", deps=["catalog", "eol_media_manifest"], group_name="reports", kinds={"csv"}, **asset_attrs("eol_licenses"),
                   description="`metadata/licenses.csv`: licence and owner of every EOL image in the catalog."),
     ],
     check_specs=CATALOG_CHECKS,
@@ -187,6 +189,7 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
                 "thresholds": MetadataValue.json({**catalog_core.DEFAULT_THRESHOLDS, **thresholds}),
                 "setting": "tol.taxa_thresholds: figure -> [warn_above, error_above]",
                 "figures": MetadataValue.json(figures),
+                **taxa_example_entries(staged.catalog_parquet),
             },
         ),
     ]
@@ -209,6 +212,8 @@ def _materializations(paths, final, staged, outcome, retired):
             "verified": MetadataValue.json({**verify, "size": human_bytes(verify["bytes"])}),
             "csv": MetadataValue.path(str(paths.catalog_csv)),
             "dataset": MetadataValue.path(str(paths.dataset)),
+            **table_metadata(paths.catalog_parquet, total),
+            **catalog_charts(paths.catalog_parquet),
         },
     )
     yield MaterializeResult(
@@ -219,6 +224,7 @@ def _materializations(paths, final, staged, outcome, retired):
             "path": MetadataValue.path(str(paths.taxa_report)),
             "unique_taxa": MetadataValue.json(outcome["figures"]["unique_taxa"]),
             "complete_share": outcome["figures"]["complete_share"],
+            **catalog_charts(paths.catalog_parquet),
         },
     )
     licences = outcome["licences"]
@@ -228,6 +234,7 @@ def _materializations(paths, final, staged, outcome, retired):
             "dagster/row_count": len(licences),
             "without_licence": int((licences["license_name"].fillna("") == "").sum()),
             "path": MetadataValue.path(str(paths.licenses)),
+            **table_metadata(paths.licenses, len(licences)),
         },
     )
 

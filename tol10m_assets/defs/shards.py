@@ -19,8 +19,9 @@ from dagster import (
 )
 
 from tol10m_assets.defs.build import labels, splits
-from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.liveness import record_process
+from tol10m_assets.defs.metadata import asset_attrs, human_bytes, thumbnail_entries
+from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
 CHECK_WDS = "check_wds"
@@ -60,13 +61,15 @@ with warnings.catch_warnings():  # per-partition check records: a preview featur
 @asset(
     group_name="shards",
     partitions_def=shard_partitions,
-    deps=[splits, labels, "rare_species_lists", "eol_images", "eol_published_images", "inat21_images", "bioscan_images"],
+    deps=[splits, labels, "shard_sources"],  # shard_sources: this partition's raw inputs, observed per partition
     check_specs=[CHECK_WDS_SPEC],
     kinds={"webdataset"},
+    **asset_attrs("shards"),
 )
 def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     """webdataset shards of one source chunk, all three splits in one pass, published as one transaction."""
     from tol10m_assets.partition import build_partition
+    from tol10m_assets.store import PartitionStore
 
     record_process(context)
     partition = context.partition_key
@@ -125,16 +128,9 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "seconds": round(result.seconds, 2),
             "generation": build.manifest["generation"],
             "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
+            **thumbnail_entries(PartitionStore(paths.store).shard_files(partition, build.manifest)),
         }
     )
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 def skipped_table(samples: list[dict], limit: int = 50) -> str:

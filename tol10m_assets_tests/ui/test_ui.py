@@ -1,5 +1,8 @@
 """The web UI, in a real browser: `dagster definitions validate`, the GraphQL asset graph, and
-Debian's Chromium (headless) rendering the lineage and the checks from a live `dagster-webserver`.
+Debian's Chromium (headless) rendering the lineage and the checks from a live `dagster-webserver`,
+over a sample world built with `tol10m build --config FILE`: one partition whose check_wds failed,
+a catalog preview and charts, thumbnails on a shard partition, and what a changed `taxon.tab` makes
+stale once `observe_sources` has run.
 
 The browser part needs /usr/bin/chromium (`bash scripts/install-chromium.sh`) and skips without it.
 Screenshots and DOM dumps land in the test's tmp dir; set TOL10M_UI_ARTIFACTS=DIR to keep a copy.
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -33,7 +36,7 @@ CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 WINDOW = "--window-size=1600,1000"
 BUDGETS_MS = (15_000, 45_000)  # virtual time for the React app; the second only if the first was not enough
 
-ASSETS = ("eol_image_set_download", "tol_metadata_download", "inat21_download", "bioscan_download", "name_sources_download",
+ASSETS = ("shard_sources", "eol_hierarchy", "eol_image_set_download", "tol_metadata_download", "inat21_download", "bioscan_download", "name_sources_download",
           "eol_images", "eol_published_images", "inat21_images", "bioscan_images", "published_metadata",
           "mapping", "splits", "labels", "predicted_catalog", "shards", "catalog", "taxa_report", "eol_licenses")
 LINEAGE = {  # asset: upstream assets it must show (README: raw → mapping → splits → labels → … → reports)
@@ -41,7 +44,8 @@ LINEAGE = {  # asset: upstream assets it must show (README: raw → mapping → 
     "splits": {"mapping"},
     "labels": {"mapping"},
     "predicted_catalog": {"labels", "splits"},
-    "shards": {"eol_images", "labels", "splits"},
+    "shards": {"shard_sources", "labels", "splits"},
+    "shard_sources": {"eol_images", "inat21_images", "bioscan_images", "eol_hierarchy", "rare_species_lists"},
     "catalog": {"shards", "mapping"},
     "taxa_report": {"catalog"},
     "eol_licenses": {"catalog"},
@@ -60,8 +64,56 @@ def env_for(root: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     if (REPO / "dagster.yaml").exists():
         shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    return {**os.environ, "DAGSTER_HOME": str(home), "TOL10M_DATA_ROOT": str(root / "data"),
-            "TOL10M_SOURCES_ROOT": str(root / "sources")}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TOL10M_DATA_ROOT": str(root / "data"),
+           "TOL10M_SOURCES_ROOT": str(root / "sources")}
+    env.pop("TOL10M_SETTINGS", None)
+    return env
+
+
+def run_ok(args: list[str], env: dict, expect_failure: bool = False, timeout: float = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    if expect_failure:
+        assert done.returncode != 0, f"{' '.join(args)} should have failed:\n{done.stdout[-2000:]}"
+    else:
+        assert done.returncode == 0, f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+class World:
+    """The sample world built with `tol10m build --config FILE`, then: one partition rebuilt with a zero
+    corrupt-image allowance (its check_wds fails, nothing is published), `taxon.tab` changed, and
+    `tol10m observe` (the `observe_sources` job) run."""
+
+    def __init__(self, root: Path):
+        from tol10m_assets.sample import make_sample_world
+
+        self.root = root
+        make_sample_world(root / "sources", images=120, seed=0, log=lambda *a, **k: None)
+        self.settings = root / "settings.yaml"
+        self.settings.write_text("sources_root: sources\ndata_root: data\nworkers: 1\nmax_corrupt_share: 0.25\n")
+        self.env = {**env_for(root), "TOL10M_SETTINGS": str(self.settings)}
+        python = [sys.executable, "-m", "tol10m_assets.cli"]
+        run_ok([*python, "build", "--config", str(self.settings)], self.env)
+        store = root / "data" / "store" / "224x224"
+        manifests = {p.parent.name: json.loads(p.read_text()) for p in sorted(store.glob("*/manifest.json"))}
+        self.partitions = sorted(manifests)
+        self.failed = next(k for k, m in manifests.items() if m["skipped"].get("corrupt_image"))
+        self.healthy = next(k for k, m in manifests.items() if k != self.failed and sum(m["samples"].values()))
+        strict = root / "strict.yaml"
+        strict.write_text("resources:\n  tol:\n    config:\n      sources_root: %s\n      data_root: %s\n      workers: 1\n"
+                          "      max_corrupt_share: 0.0\n" % (root / "sources", root / "data"))
+        run_ok([str(BIN / "dagster"), "asset", "materialize", "-m", "tol10m_assets.definitions", "--select", "shards",
+                "--partition", self.failed, "-c", str(strict)], self.env, expect_failure=True)
+        run_ok([str(BIN / "dagster"), "job", "execute", "-m", "tol10m_assets.definitions", "-j", "publish"], self.env,
+               expect_failure=True)  # refused: the failed partition has no passing check_wds
+        self.first_catalog_id = (root / "data" / "published" / "metadata" / "catalog.csv").read_text().splitlines()[1].split(",")[1]
+        taxon_tab = root / "sources" / "metadata" / "taxon.tab"
+        columns = taxon_tab.read_text().splitlines()[0].split("\t")
+        row = {"taxonID": "EOL-99999999", "scientificName": "Novus observatus", "taxonRank": "species",
+               "canonicalName": "Novus observatus", "eolID": "99999999"}
+        with open(taxon_tab, "a") as handle:  # a new name: the EOL partitions' inputs changed, no other's
+            handle.write("\t".join(row.get(c, "") for c in columns) + "\n")
+        run_ok([*python, "observe", "--config", str(self.settings)], self.env)
 
 
 def test_definitions_validate(tmp_path):
@@ -92,7 +144,7 @@ WORKSPACE = """{ workspaceOrError { __typename ... on Workspace { locationEntrie
 
 
 class Webserver:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, env: dict | None = None):
         self.root = root
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -100,7 +152,7 @@ class Webserver:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)],
-                cwd=REPO, env=env_for(root), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=REPO, env=env or env_for(root), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
 
     def log(self) -> str:
@@ -146,8 +198,13 @@ class Webserver:
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
-    server = Webserver(tmp_path_factory.mktemp("webserver"))
+def world(tmp_path_factory):
+    return World(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def webserver(world):
+    server = Webserver(world.root, world.env)
     try:
         server.wait_until_loaded()
         # The "Join the Dagster community" dialog that a fresh instance shows on 127.0.0.1 would cover the
@@ -256,3 +313,106 @@ def test_chromium_renders_the_ui(webserver, tmp_path, name, path, expect):
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, Path(keep) / shot.name)
         shutil.copyfile(tmp_path / f"{name}.html", Path(keep) / f"{name}.html")
+
+
+# --- the data and what to do, on the sample build ------------------------------------------------------
+
+needs_chromium = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="/usr/bin/chromium is absent")
+
+
+def keep(tmp_path: Path, name: str) -> None:
+    target = os.environ.get("TOL10M_UI_ARTIFACTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for suffix in (".png", ".html"):
+            shutil.copyfile(tmp_path / f"{name}{suffix}", Path(target) / f"{name}{suffix}")
+
+
+PARTITION_STATUS = """{ assetNodeOrError(assetKey: {path: ["shards"]}) { ... on AssetNode {
+  assetPartitionStatuses { ... on DefaultPartitionStatuses { materializedPartitions failedPartitions } } } } }"""
+
+
+@needs_chromium
+def test_the_check_names_the_failed_partition_and_its_run_failed(webserver, world, tmp_path):
+    statuses = graphql(webserver.base, PARTITION_STATUS)["assetNodeOrError"]["assetPartitionStatuses"]
+    assert world.failed in statuses["failedPartitions"], statuses  # "Failed" in the backfill dialog selects it
+    assert world.healthy not in statuses["failedPartitions"]
+    dom, _ = render(f"{webserver.base}/assets/shards?view=checks&checkDetail=check_wds", tmp_path, "check-grid",
+                    ("check_wds", "Partition", world.failed, "Failed", "max_corrupt_share"))
+    keep(tmp_path, "check-grid")
+
+
+@needs_chromium
+def test_the_catalog_shows_a_row_preview_a_schema_and_charts(webserver, world, tmp_path):
+    dom, _ = render(f"{webserver.base}/assets/catalog", tmp_path, "catalog",
+                    ("Row count", "Columns", "Species epithet only", "preview", world.first_catalog_id,
+                     "Images per kingdom", "Images per source", "Rank completeness", "█", "tol10m"))
+    keep(tmp_path, "catalog")
+
+
+@needs_chromium
+def test_a_shard_partition_shows_thumbnails_and_skips(webserver, world, tmp_path):
+    dom, _ = render(f"{webserver.base}/assets/shards?view=partitions&partition={world.healthy}", tmp_path, "partition",
+                    ("thumbnail_1", "images_per_s", "skipped_samples"))
+    assert 'src="data:image/webp;base64,' in dom, "no thumbnail image rendered"
+    keep(tmp_path, "partition")
+
+
+STALE = """{ assetNodes(assetKeys: [{path: ["labels"]}, {path: ["splits"]}]) { assetKey { path } staleStatus }
+  shards: assetNodes(assetKeys: [{path: ["shards"]}]) { staleStatusByPartition(partitions: %s) } }"""
+
+
+@needs_chromium
+def test_a_changed_taxon_tab_makes_labels_and_the_eol_partitions_stale(webserver, world, tmp_path):
+    partitions = [p for p in world.partitions if p != world.failed]
+    answer = graphql(webserver.base, STALE % json.dumps(partitions))
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in answer["assetNodes"]}
+    assert nodes["labels"]["staleStatus"] == "STALE"
+    assert nodes["splits"]["staleStatus"] == "FRESH"
+    by_partition = dict(zip(partitions, answer["shards"][0]["staleStatusByPartition"]))
+    stale = sorted(p for p, status in by_partition.items() if status == "STALE")
+    assert stale == sorted(p for p in partitions if p.startswith("eol-")), by_partition
+    dom, _ = render(f"{webserver.base}/assets/labels", tmp_path, "labels-stale", ("labels", "Unsynced"))
+    keep(tmp_path, "labels-stale")
+    eol = stale[0]
+    dom, _ = render(f"{webserver.base}/assets/shards?view=partitions&partition={eol}", tmp_path, "partition-stale",
+                    (eol, "Latest materialization", "Unsynced"))
+    keep(tmp_path, "partition-stale")
+    fresh = next(p for p in partitions if p not in stale)
+    dom, _ = render(f"{webserver.base}/assets/shards?view=partitions&partition={fresh}", tmp_path, "partition-fresh",
+                    (fresh, "Latest materialization", "thumbnail_1"))
+    assert "Unsynced" not in dom, f"{fresh} shows as unsynced although none of its inputs changed"
+    keep(tmp_path, "partition-fresh")
+
+
+FAILED_PUBLISH = """{ runsOrError(filter: {pipelineName: "publish", statuses: [FAILURE]}, limit: 1) {
+  ... on Runs { results { runId } } } }"""
+
+
+@needs_chromium
+def test_the_refused_release_names_the_partition_and_the_repair(webserver, world, tmp_path):
+    runs = graphql(webserver.base, FAILED_PUBLISH)["runsOrError"]["results"]
+    assert runs, "the publish run that should have been refused is not recorded"
+    dom, _ = render(f"{webserver.base}/runs/{runs[0]['runId']}", tmp_path, "refused",
+                    ("not published", world.failed, "repair", "--partition KEY"))
+    keep(tmp_path, "refused")
+
+
+def test_check_taxa_names_its_setting_and_examples(world, monkeypatch):
+    """On the catalog's last evaluated check_taxa (the refused release after it left no evaluation)."""
+    from dagster import AssetCheckEvaluation, AssetCheckKey, AssetKey, DagsterInstance
+
+    monkeypatch.setenv("DAGSTER_HOME", world.env["DAGSTER_HOME"])
+    with DagsterInstance.get() as instance:
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey("catalog"), "check_taxa"), limit=10)
+        events = [r.event.dagster_event.event_specific_data for r in history if r.event is not None]
+    evaluations = [e for e in events if isinstance(e, AssetCheckEvaluation)]  # not the refused run's planned one
+    assert evaluations, "check_taxa never evaluated on the catalog"
+    metadata = evaluations[0].metadata
+    assert metadata["setting"].value.startswith("tol.taxa_thresholds")
+    assert set(metadata["thresholds"].value) >= {"hierarchy_gap_share", "multiword_species_share", "incomplete_share"}
+    examples = {k: v.value for k, v in metadata.items() if k.startswith("examples_")}
+    assert {"examples_multiword_species", "examples_unidentified_species", "examples_gap_missing_above_genus"} <= set(examples)
+    multiword = evaluations[0].metadata.get("figures").value["multiword_species"]
+    assert (examples["examples_multiword_species"] == "none") == (multiword == 0), examples

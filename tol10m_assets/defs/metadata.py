@@ -1,0 +1,310 @@
+"""What the UI shows about each asset: owners and code versions, table metadata (row count, column
+schema with descriptions, a preview of the first rows, human sizes), charts, thumbnails, examples.
+
+Every helper reads files cheaply (Parquet footers, the first rows, the first shard's first images)
+so that it costs nothing next to the asset it describes, whatever the size of the dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tarfile
+from pathlib import Path
+
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
+
+OWNERS = ["team:tol10m"]
+# Bump an asset's code version when a change of its code changes its output bytes: the UI then shows
+# every materialization of it (and, per partition, of the shards) as stale ("has a new code version").
+CODE_VERSIONS = {
+    "mapping": "1",
+    "splits": "1",
+    "labels": "1",
+    "predicted_catalog": "1",
+    "shards": "1",
+    "catalog": "1",
+    "taxa_report": "1",
+    "eol_licenses": "1",
+    "eol_image_set_download": "1",
+    "tol_metadata_download": "1",
+    "inat21_download": "1",
+    "bioscan_download": "1",
+    "name_sources_download": "1",
+    "rare_species_download": "1",
+}
+PREVIEW_ROWS = 10
+RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
+
+COLUMN_DESCRIPTIONS = {
+    "treeoflife_id": "Id of the image in TreeOfLife-10M (UUID5 of the source identity; published ids in reproduce mode)",
+    "source": "eol, inat21 or bioscan",
+    "partition": "Shard partition of the image (eol-NN, inat21-NNN, bioscan-NNN)",
+    "origin": "Where the image is in its source (archive member or file)",
+    "split": "train, val or train_small (train_small repeats a subset of train)",
+    "is_val": "In the val split",
+    "is_train_small": "In the train_small subset of train",
+    "eol_content_id": "EOL content (media) id",
+    "eol_page_id": "EOL page id (the taxon's page)",
+    "bioscan_part": "BIOSCAN-1M part number (folder partN)",
+    "bioscan_filename": "BIOSCAN-1M image file name",
+    "inat21_filename": "iNat21 image file name",
+    "inat21_cls_name": "iNat21 class directory name without its number",
+    "inat21_cls_num": "iNat21 class number",
+    "kingdom": "Kingdom (capitalised)",
+    "phylum": "Phylum",
+    "class": "Class",
+    "order": "Order",
+    "family": "Family",
+    "genus": "Genus",
+    "species": "Species epithet only (lower case)",
+    "common": "Common name, else the scientific name, else the taxonomic name",
+    "common_looked_up": "The common name came from a name source (not a fallback)",
+    "provenance": "JSON: which source gave each rank and the common name",
+    "published_id": "Id in the published mapping (reproduce mode)",
+    "license": "Licence of the EOL image",
+    "license_name": "Licence of the EOL image",
+    "owner": "Owner (rights holder) of the EOL image",
+}
+
+
+def asset_attrs(name: str) -> dict:
+    """Owners and code version of an asset, for ``@asset(**asset_attrs(name))`` or ``AssetSpec``."""
+    return {"owners": OWNERS, "code_version": CODE_VERSIONS[name]}
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def _md_cell(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # ids of a column with gaps come back as floats
+    text = "" if value is None else str(value)
+    if text in ("nan", "<NA>", "None"):
+        text = ""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _cell(value) -> str:
+    """A preview cell: text (markdown and table entries of the UI show text), long values cut."""
+    return _md_cell(value).replace("\\|", "|")
+
+
+def markdown_table(columns: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(_md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _schema(names_types: list[tuple[str, str]]) -> TableSchema:
+    return TableSchema(
+        columns=[TableColumn(name=n, type=t, description=COLUMN_DESCRIPTIONS.get(n)) for n, t in names_types]
+    )
+
+
+def _head(path: Path, rows: int):
+    """(columns with types, first rows, total rows or None) of a Parquet or CSV file, reading little."""
+    import pandas as pd
+
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        handle = pq.ParquetFile(path)
+        total = handle.metadata.num_rows
+        types = [(f.name, str(f.type)) for f in handle.schema_arrow]
+        batch = next(handle.iter_batches(batch_size=rows), None)
+        head = batch.to_pandas() if batch is not None else pd.DataFrame(columns=[n for n, _ in types])
+        return types, head.head(rows), total
+    head = pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
+    sample = pd.read_csv(path, nrows=200, keep_default_na=False)
+    types = [(c, str(sample[c].dtype).replace("object", "string")) for c in head.columns]
+    return types, head, None
+
+
+def count_lines(path: Path) -> int:
+    """Data rows of a CSV with a header (newlines counted in large binary chunks)."""
+    n = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(16 << 20):
+            n += chunk.count(b"\n")
+    return max(n - 1, 0)
+
+
+def table_metadata(path: str | Path, row_count: int | None = None, preview_rows: int = PREVIEW_ROWS) -> dict:
+    """`dagster/row_count`, `dagster/column_schema`, a preview of the first rows, the file and its size."""
+    path = Path(path)
+    if not path.exists():
+        return {"path": MetadataValue.path(str(path))}
+    types, head, total = _head(path, preview_rows)
+    if row_count is None:
+        row_count = total if total is not None else count_lines(path)
+    records = [TableRecord({c: _cell(row[c]) for c, _ in types}) for row in head.to_dict("records")]
+    return {
+        "dagster/row_count": int(row_count),
+        "dagster/column_schema": _schema(types),
+        "preview": MetadataValue.table(records, schema=TableSchema(columns=[TableColumn(c, "string") for c, _ in types])),
+        "path": MetadataValue.path(str(path)),
+        "size": human_bytes(path.stat().st_size),
+    }
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def bar_chart_md(title: str, counts: dict, unit: str = "images", width: int = 20) -> str:
+    """A markdown table with a bar per row (block characters), largest first."""
+    if not counts:
+        return f"**{title}**: none"
+    top = max(counts.values()) or 1
+    total = sum(counts.values()) or 1
+    rows = []
+    for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        bar = "█" * max(1 if n else 0, round(width * n / top))
+        rows.append(f"| {_md_cell(name) or '(empty)'} | {n:,} | {n / total:.1%} | {bar} |")
+    return "\n".join([f"**{title}**", "", f"| | {unit} | share | |", "|-|-:|-:|-|", *rows])
+
+
+def share_chart_md(title: str, shares: dict, width: int = 20) -> str:
+    """Bars of shares (0..1), in the given order."""
+    rows = [f"| {_md_cell(k)} | {v:.1%} | {'█' * round(width * v)} |" for k, v in shares.items()]
+    return "\n".join([f"**{title}**", "", "| | share | |", "|-|-:|-|", *rows])
+
+
+MD_INLINE = 990  # the UI shows a markdown entry inline only under 1,000 characters
+
+
+def catalog_charts(catalog_parquet: str | Path) -> dict:
+    """Images per kingdom and per source, and rank completeness (train_small left out), from the catalog:
+    one markdown entry each, short enough for the UI to show inline."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.read_parquet(str(catalog_parquet)).create_view("c")
+        base = "FROM c WHERE split <> 'train_small'"
+        kingdoms = dict(con.execute(f"SELECT coalesce(kingdom, ''), count(*) {base} GROUP BY 1").fetchall())
+        sources = dict(con.execute(
+            "SELECT CASE WHEN bioscan_part IS NOT NULL THEN 'bioscan' WHEN inat21_cls_num IS NOT NULL THEN 'inat21' "
+            f"ELSE 'eol' END, count(*) {base} GROUP BY 1"
+        ).fetchall())
+        present = ", ".join(f"avg(CASE WHEN coalesce(\"{r}\", '') <> '' THEN 1 ELSE 0 END)" for r in RANKS)
+        shares = con.execute(f"SELECT {present} {base}").fetchone()
+    finally:
+        con.close()
+    completeness = {r: float(s or 0) for r, s in zip(RANKS, shares)}
+    return {
+        "chart_images_per_kingdom": MetadataValue.md(_fit(bar_chart_md, "Images per kingdom", _top(kingdoms))),
+        "chart_images_per_source": MetadataValue.md(_fit(bar_chart_md, "Images per source", sources)),
+        "chart_rank_completeness": MetadataValue.md(_fit(share_chart_md, "Rank completeness", completeness)),
+    }
+
+
+def _top(counts: dict, n: int = 8) -> dict:
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    top = dict(ranked[:n])
+    if len(ranked) > n:
+        top["(others)"] = sum(v for _, v in ranked[n:])
+    return top
+
+
+def _fit(chart, title: str, values: dict) -> str:
+    for width in (20, 12, 6, 3):
+        text = chart(title, values, width=width)
+        if len(text) <= MD_INLINE:
+            return text
+    return text
+
+
+# --- check_taxa: the names behind the figures -----------------------------------------------------
+
+
+def taxa_examples(catalog_parquet: str | Path, limit: int = 10) -> dict:
+    """Examples of each check_taxa figure: multi-word species, `(unidentified)`, hierarchy gaps."""
+    import duckdb
+
+    def has(rank):
+        return f"coalesce(\"{rank}\", '') <> ''"
+
+    def missing_above(rank):
+        return "(" + " OR ".join(f"NOT {has(r)}" for r in RANKS[: RANKS.index(rank)]) + ")"
+
+    ranks = ", ".join(f'"{r}"' for r in RANKS)
+    queries = {
+        "multiword_species": "species LIKE '% %'",
+        "unidentified_species": "species = '(unidentified)'",
+        "gap_missing_above_genus": f"{has('genus')} AND {missing_above('genus')}",
+        "gap_missing_above_family": f"NOT {has('genus')} AND {has('family')} AND {missing_above('family')}",
+        "gap_missing_above_order": f"NOT {has('genus')} AND NOT {has('family')} AND {has('order')} AND {missing_above('order')}",
+        "species_without_genus": f"{has('species')} AND NOT {has('genus')} AND ("
+        + " OR ".join(has(r) for r in RANKS[:5]) + ")",
+    }
+    con = duckdb.connect()
+    out = {}
+    try:
+        con.read_parquet(str(catalog_parquet)).create_view("c")
+        for name, where in queries.items():
+            found = con.execute(
+                f"SELECT {ranks}, count(*) AS n FROM c WHERE split <> 'train_small' AND {where} "
+                f"GROUP BY ALL ORDER BY n DESC LIMIT {int(limit)}"
+            ).fetchall()
+            out[name] = [" ".join(v for v in row[:7] if v) + f" ({row[7]} images)" for row in found]
+    finally:
+        con.close()
+    return out
+
+
+def taxa_example_entries(catalog_parquet: str | Path, limit: int = 5) -> dict:
+    """One short text entry per check_taxa figure (`examples_<figure>`): the names behind the number."""
+    entries = {}
+    for name, names in taxa_examples(catalog_parquet, limit).items():
+        text = "; ".join(names) if names else "none"
+        entries[f"examples_{name}"] = MetadataValue.text(text if len(text) <= 400 else text[:399] + "…")
+    return entries
+
+
+# --- shards: thumbnails ----------------------------------------------------------------------------
+
+
+def thumbnail_entries(shard_files: list[Path], count: int = 4, size: int = 64) -> dict:
+    """The first images of the committed shards as small inline WebP data URIs, one metadata entry each
+    (`thumbnail_1` …, labelled with the common name), each short enough for the UI to show inline."""
+    from PIL import Image
+
+    entries: dict = {}
+    for shard in shard_files:
+        if len(entries) >= count:
+            break
+        try:
+            with tarfile.open(shard) as tar:
+                members = {m.name: m for m in tar.getmembers()}
+                for name, member in members.items():
+                    if len(entries) >= count or not name.endswith(".jpg"):
+                        continue
+                    key = name[: -len(".jpg")]
+                    common = members.get(f"{key}.common_name.txt")
+                    label = tar.extractfile(common).read().decode("utf-8", "replace").strip() if common else key
+                    with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
+                        text = _inline_image(img.convert("RGB"), _md_cell(label).replace("]", ""), size)
+                    if text:
+                        entries[f"thumbnail_{len(entries) + 1}"] = MetadataValue.md(text)
+        except (OSError, tarfile.TarError):
+            continue
+    return entries or {"thumbnail_1": MetadataValue.md("No image in the committed shards.")}
+
+
+def _inline_image(img, label: str, size: int) -> str | None:
+    for px, quality in ((size, 60), (size, 35), (48, 35), (32, 30)):
+        small = img.copy()
+        small.thumbnail((px, px))
+        buf = io.BytesIO()
+        small.save(buf, "WEBP", quality=quality, method=6)
+        text = f"![{label}](data:image/webp;base64,{base64.b64encode(buf.getvalue()).decode()}) {label}"
+        if len(text) <= MD_INLINE:
+            return text
+    return None
