@@ -264,22 +264,81 @@ def stage_check_taxa_predicted(work: Path) -> int:
     return figures["rows"]
 
 
-def stage_catalog_stand_in(work: Path) -> int:
-    """Until "catalog from manifests" is a stage: catalog.parquet = the predicted catalog as Parquet
-    (Int64 ids, as the catalog asset writes it), so the checks below read a full-size catalog."""
+def stage_partition_samples(work: Path) -> int:
+    """Bench prep: what the shard partitions would commit — per partition a ``samples.parquet`` (the
+    predicted catalog's rows of its images) and a manifest naming it — so the catalog is built from
+    manifests at full size without writing a single image."""
+    import json
+    import shutil
+
     from tol10m_assets.columns import connect
+    from tol10m_assets.labels import RANK_COLUMNS
 
     _, paths = _paths(work)
-    paths.catalog_dir.mkdir(parents=True, exist_ok=True)
+    tmp = paths.store.parent / "bench-partitioned"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(paths.store, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    ranks = ", ".join(f'p."{c}"' for c in RANK_COLUMNS)
     con = connect()
     try:
+        con.execute("SET threads = 1")  # one file per partition
         con.execute(
-            f"""COPY (SELECT * FROM read_csv('{paths.predicted_catalog}', header = true, auto_detect = true, sample_size = -1))
-                TO '{paths.catalog_parquet}' (FORMAT PARQUET)"""
+            f"""COPY (SELECT m.partition, p.split, p.treeoflife_id, 'shard-' || m.partition || '-000000.tar' AS shard,
+                             {ranks}, coalesce(p.common, '') AS common
+                      FROM read_csv('{paths.predicted_catalog}', header = true, all_varchar = true) p
+                      JOIN read_parquet('{paths.mapping}') m USING (treeoflife_id))
+                TO '{tmp}' (FORMAT PARQUET, PARTITION_BY (partition))"""
         )
-        return con.execute(f"SELECT count(*) FROM read_parquet('{paths.catalog_parquet}')").fetchall()[0][0]
+        counts = con.execute(
+            f"SELECT partition, split, count(*) FROM read_parquet('{tmp}/*/*.parquet', hive_partitioning = true) GROUP BY ALL"
+        ).fetchall()
     finally:
         con.close()
+    by_partition: dict[str, dict[str, int]] = {}
+    for partition, split, n in counts:
+        by_partition.setdefault(partition, {})[split] = n
+    for partition, samples in by_partition.items():
+        gen = paths.store / partition / "gen-bench"
+        gen.mkdir(parents=True)
+        (files,) = [sorted((tmp / f"partition={partition}").glob("*.parquet"))]
+        assert len(files) == 1, files
+        shutil.move(files[0], gen / "samples.parquet")
+        shards = [{"split": split, "name": f"shard-{partition}-000000.tar", "bytes": 0, "sha256": "", "samples": n}
+                  for split, n in sorted(samples.items())]
+        manifest = {"generation": "gen-bench", "shards": shards, "samples": samples}
+        (paths.store / partition / "manifest.json").write_text(json.dumps(manifest))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return sum(n for *_, n in counts)
+
+
+def stage_catalog_from_manifests(work: Path) -> int:
+    """The release's catalog step at full size: catalog.csv + catalog.parquet from the partitions'
+    sample tables ⋈ the mapping, the consistency check and the licences' EOL rows (release.py)."""
+    import shutil
+
+    from tol10m_assets import release
+    from tol10m_assets.store import PartitionStore
+
+    _, paths = _paths(work)
+    store = PartitionStore(paths.store)
+    partitions = store.committed_partitions()
+    manifests = {p: store.read_manifest(p) for p in partitions}
+    folder = paths.releases / ".staging-bench"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    staged = release.StagedRelease(paths, folder, "bench", partitions, manifests=manifests)
+    for m in manifests.values():
+        for split, n in m["samples"].items():
+            staged.sizes[split] = staged.sizes.get(split, 0) + n
+    rows = release.write_catalog(staged, paths.mapping)
+    problems = release.consistency_problems(staged)
+    assert not problems["rows_vs_shards_mismatch"], problems
+    release.eol_rows(staged)
+    paths.catalog_dir.mkdir(parents=True, exist_ok=True)
+    shutil.move(staged.catalog_parquet, paths.catalog_parquet)  # the taxa report and rare check read it
+    shutil.rmtree(folder, ignore_errors=True)
+    return sum(rows.values())
 
 
 def stage_taxa_report(work: Path) -> int:
@@ -339,7 +398,6 @@ def listing_figures(root: Path, files: int = 100_000, per_folder: int = 500) -> 
 
 
 # The metadata path, in order: (name, function, counted in the 15-minute total).
-# The lead adds "catalog from manifests" here (in place of the stand-in).
 STAGES = [
     ("mapping", stage_mapping, True),
     ("mapping_ids_unique", stage_mapping_check, True),
@@ -347,8 +405,8 @@ STAGES = [
     ("labels (lookups + join)", stage_labels, True),
     ("predicted catalog", stage_predicted_catalog, True),
     ("check_taxa (predicted csv)", stage_check_taxa_predicted, True),
-    # ("catalog from manifests", stage_catalog_from_manifests, True),   ← lead
-    ("catalog stand-in (bench prep)", stage_catalog_stand_in, False),
+    ("partition sample tables (bench prep)", stage_partition_samples, False),
+    ("catalog from manifests (+ consistency)", stage_catalog_from_manifests, True),
     ("taxa report (catalog parquet)", stage_taxa_report, True),
     ("rare_species_excluded", stage_rare_check, True),
 ]
