@@ -113,8 +113,6 @@ def test_file_count_fails_when_the_extracted_count_differs_from_the_setting(reso
     assert (meta["files"], meta["expected"], meta["setting"]) == (images - 1, images, "downloads.inat21_file_count")
 
 
-@pytest.mark.xfail(strict=True, reason="definitions.py registers only defs.checks.asset_checks: the on_disk checks "
-                   "(defs.downloads.download_checks) are not in the Definitions, so the UI and the jobs never run them")
 def test_the_on_disk_checks_are_in_the_definitions():
     from tol10m_assets.definitions import defs
 
