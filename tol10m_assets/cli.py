@@ -204,10 +204,8 @@ def cmd_observe(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    try:
-        from tol10m_assets import explain
-    except ImportError:
-        raise UsageError("`tol10m explain` needs tol10m_assets.explain, which this installation does not have yet") from None
+    from tol10m_assets import explain
+
     return int(explain.main([args.id, *args.rest]) or 0)
 
 
