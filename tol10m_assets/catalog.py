@@ -164,21 +164,6 @@ def write_json_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_split_indexes(dataset_dir: Path, catalog: pd.DataFrame) -> dict[str, int]:
-    """``sizes.json`` (shard file → samples, as open_clip reads it) and ``shards.txt`` per split."""
-    from tol10m_assets.shards import iter_shard_members, shard_paths
-
-    totals = {}
-    for split in SPLITS:
-        sizes = {p.name: sum(1 for _ in iter_shard_members(p, texts=())) for p in shard_paths(dataset_dir, split=split)}
-        split_dir = dataset_dir / split
-        split_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(sizes, split_dir / "sizes.json")
-        (split_dir / "shards.txt").write_text("".join(f"{name}\n" for name in sizes))
-        totals[split] = sum(sizes.values())
-    return totals
-
-
 # --- check_taxa ------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tol10m_assets.catalog import ID_COLUMNS
 from tol10m_assets.columns import connect
 from tol10m_assets.faults import fault_point
 from tol10m_assets.labels import RANK_COLUMNS
@@ -37,15 +38,6 @@ from tol10m_assets.store import PartitionStore, fsync_dir, hash_files, write_jso
 
 STAGING_PREFIX = ".staging-"
 KEEP_RELEASES = 2  # the current one and the one before it (to roll back by relinking)
-CATALOG_ID_COLUMNS = (
-    "eol_content_id",
-    "eol_page_id",
-    "bioscan_part",
-    "bioscan_filename",
-    "inat21_filename",
-    "inat21_cls_name",
-    "inat21_cls_num",
-)
 
 
 class ReleaseRefused(RuntimeError):
@@ -259,7 +251,7 @@ def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
     """
     staged.metadata.mkdir(parents=True, exist_ok=True)
     tables = [str(p) for p in staged.samples_tables()]
-    ids = ", ".join(f'm."{c}"' for c in CATALOG_ID_COLUMNS)
+    ids = ", ".join(f'm."{c}"' for c in ID_COLUMNS)
     ranks = ", ".join(f's."{c}"' for c in RANK_COLUMNS)
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SPLITS))
     con = connect()
