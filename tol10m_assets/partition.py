@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -209,7 +208,7 @@ def account(planned: int, written: int, skipped: dict, missing: list, max_corrup
     return figures, problems
 
 
-def _samples_table(records: dict) -> "pa.Table":
+def _samples_table(records: dict):
     import pyarrow as pa
 
     from tol10m_assets.catalog import ranks_from_tag

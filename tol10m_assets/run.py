@@ -12,7 +12,6 @@ On a cluster, prefer backfills through the Slurm run launcher (docs/slurm.md).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
