@@ -72,7 +72,7 @@ def test_a_missing_interpreter_fails_the_run_without_python(faults):
 
 
 def test_a_controller_outage_is_not_a_failure(faults):
-    run_id = faults.nap(25)
+    run_id = faults.nap(60)  # long enough that the outage falls inside the run even on a loaded machine
     faults.wait_status(run_id, DagsterRunStatus.STARTED, timeout=90)
     job = faults.run(run_id).tags[JOB_ID_TAG]
     faults.wait_tag(run_id, STATE_TAG, "RUNNING")
@@ -83,8 +83,11 @@ def test_a_controller_outage_is_not_a_failure(faults):
         faults.wait(lambda: faults.run(run_id).tags.get(HEALTH_TAG, "").startswith("UNKNOWN"), 60, "the health verdict to become UNKNOWN")
         time.sleep(8)  # four more monitoring polls and sweeps without a controller
         run = faults.run(run_id)
-        assert run.status == DagsterRunStatus.STARTED, run.status
-        assert run.tags[HEALTH_TAG].startswith("UNKNOWN"), run.tags[HEALTH_TAG]
+        # never failed for the outage; the worker itself may have finished meanwhile (it reports to
+        # the instance, not through Slurm)
+        assert run.status in (DagsterRunStatus.STARTED, DagsterRunStatus.SUCCESS), run.status
+        if run.status == DagsterRunStatus.STARTED:
+            assert run.tags[HEALTH_TAG].startswith("UNKNOWN"), run.tags[HEALTH_TAG]
     finally:
         subprocess.run(["bash", str(REPO / "slurm" / "local-cluster.sh"), "start-controller"], check=True, capture_output=True)
     run = faults.wait_finished(run_id, timeout=120)
