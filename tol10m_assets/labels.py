@@ -121,6 +121,23 @@ def resolve_lookups(layout: SourceLayout, mapping, log=print) -> dict[str, pd.Da
     return out
 
 
+def write_lookup_atomic(table, out: Path) -> None:
+    """``lookups/<source>.parquet``: a pandas frame (computed) or an Arrow table (lookup label sources)."""
+    if isinstance(table, pd.DataFrame):
+        from tol10m_assets.catalog import write_frame_atomic
+
+        write_frame_atomic(table, out)
+        return
+    import os
+
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, out)
+
+
 def _quote(path) -> str:
     return str(path).replace("'", "''")
 
@@ -129,16 +146,22 @@ def _label_sql(con, lookups: dict[str, pd.DataFrame]) -> tuple[str, pa.Table]:
     """SQL of (treeoflife_id, _li) per mapped image, and the label rows ``_li`` points into."""
     label_cols = LABEL_COLUMNS[1:]
     parts, labels, offset = [], [], 0
-    for source, key in LOOKUP_KEYS.items():
+    for source in LOOKUP_KEYS:
         table = lookups.get(source)
         if table is None or not len(table):
             parts.append(f"SELECT treeoflife_id, NULL::BIGINT AS _li FROM m WHERE source = '{source}'")
             continue
-        keys = table[key].reset_index(drop=True).assign(_li=np.arange(offset, offset + len(table), dtype=np.int64))
+        key = [c for c in (table.column_names if isinstance(table, pa.Table) else table.columns) if c not in label_cols]
+        rows = np.arange(offset, offset + len(table), dtype=np.int64)
+        if isinstance(table, pa.Table):  # a label source's Arrow table (any key columns: page, class, id)
+            keys = table.select(key).append_column("_li", pa.array(rows))
+            labels.append(table.select(label_cols).replace_schema_metadata(None))
+        else:
+            keys = table[key].reset_index(drop=True).assign(_li=rows)
+            labels.append(pa.Table.from_pandas(table[label_cols], preserve_index=False).replace_schema_metadata(None))
         con.register(f"lk_{source}", keys)
         on = " AND ".join(f"m.{k} = l.{k}" for k in key)
         parts.append(f"SELECT m.treeoflife_id, l._li FROM m LEFT JOIN lk_{source} l ON {on} WHERE m.source = '{source}'")
-        labels.append(pa.Table.from_pandas(table[label_cols], preserve_index=False).replace_schema_metadata(None))
         offset += len(table)
     target = pa.schema([LABELS_SCHEMA.field(c) for c in label_cols])
     labels = [t.cast(target) for t in labels]

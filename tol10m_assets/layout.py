@@ -19,6 +19,11 @@ DEFAULT_PATHS: dict[str, str] = {
     "eol_published_images": "dataset/EOL",
     "published_mapping": "metadata/mapping.sqlite",
     "published_catalog": "metadata/catalog.csv",
+    "published_licenses": "metadata/licenses.csv",
+    # the published name lookups (reproduce mode's labels): metadata/naming/<source>_name_lookup.json
+    "eol_name_lookup": "metadata/naming/eol_name_lookup.json",
+    "inat21_name_lookup": "metadata/naming/inat21_name_lookup.json",
+    "bioscan_name_lookup": "metadata/naming/bioscan_name_lookup.json",
     # EOL names
     "taxon_tab": "metadata/taxon.tab",
     "scraped_page_ids": "eol/scraped_page_ids.csv",
@@ -48,6 +53,10 @@ class SourceLayout:
     eol_published_images: Path
     published_mapping: Path
     published_catalog: Path
+    published_licenses: Path
+    eol_name_lookup: Path
+    inat21_name_lookup: Path
+    bioscan_name_lookup: Path
     taxon_tab: Path
     scraped_page_ids: Path
     eol_vernacular: Path

@@ -90,20 +90,31 @@ def splits(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
     )
 
 
-@asset(group_name="taxonomy", deps=[mapping, *NAME_SOURCES], kinds={"parquet"}, **asset_attrs("labels"))
+@asset(group_name="taxonomy", deps=[mapping, *NAME_SOURCES, "published_name_lookups"], kinds={"parquet", "json"},
+       **asset_attrs("labels"))
 def labels(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> MaterializeResult:
-    """Seven ranks and a common name for every image, with provenance (the name lookups per source)."""
-    paths = tol.paths()
-    lookups = labels_core.resolve_lookups(tol.layout(), paths.mapping, log=context.log.info)
-    for source, table in lookups.items():
-        catalog_core.write_frame_atomic(table, paths.lookup(source))
+    """Seven ranks and a common name for every image, with provenance, from the chosen `label_source`
+    (`computed`: the naming code; `published`: the published name lookups; `table`: `label_table`); and
+    the build's own name lookups in the original's format (`metadata/naming/*.json`, beside mapping.sqlite)."""
+    from tol10m_assets.labelsources import resolve_labels
+    from tol10m_assets.labelsources.original_format import naming_dir, write_name_lookups
+
+    paths, source = tol.paths(), tol.chosen_label_source()
+    context.log.info(f"label_source: {source}")
+    lookups = resolve_labels(source, tol.layout(), paths.mapping, table=tol.label_table_path() or "", log=context.log.info)
+    for name, table in lookups.items():
+        labels_core.write_lookup_atomic(table, paths.lookup(name))
     rows = labels_core.write_labels(paths.mapping, lookups, paths.labels)
     share = labels_core.complete_share_from_parquet(paths.labels, paths.mapping)
+    entries = write_name_lookups(paths.mapping, paths.labels, naming_dir(paths.metadata))
     return MaterializeResult(
         metadata={
             "images": rows,
+            "label_source": source,
             "complete_share_per_source": MetadataValue.json(share),
             "lookup_keys": MetadataValue.json({s: len(t) for s, t in lookups.items()}),
+            "name_lookups": MetadataValue.json(entries),
+            "naming": MetadataValue.path(str(naming_dir(paths.metadata))),
             "path": MetadataValue.path(str(paths.labels)),
             **table_metadata(paths.labels),
         }

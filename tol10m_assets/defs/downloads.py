@@ -207,6 +207,8 @@ download_assets = [eol_image_set_download, tol_metadata_download, inat21_downloa
 RAW_FROM_DOWNLOAD = {
     "eol_published_images": ["eol_image_set_download"],
     "published_metadata": ["tol_metadata_download"],
+    "published_licenses": ["tol_metadata_download"],
+    "published_name_lookups": ["tol_metadata_download"],
     "eol_hierarchy": ["tol_metadata_download"],
     "itis_chains": ["tol_metadata_download"],
     "inat21_images": ["inat21_download"],

@@ -33,30 +33,65 @@ from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.errors import MissingSourceError
 
-# asset name -> (layout fields it covers, required in which modes, description)
-RAW_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
-    "eol_images": (("eol_images",), ("generate",), "EOL image sets `image_set_NN.tar.gz` (original member names)"),
-    "eol_published_images": (("eol_published_images",), ("reproduce",), "EOL image sets of the published dataset (members `<treeoflife_id>.jpg`)"),
-    "published_metadata": (("published_mapping", "published_catalog"), ("reproduce",), "The published `mapping.sqlite` and `catalog.csv`"),
-    "inat21_images": (("inat21_train",), ("generate", "reproduce"), "iNat21 `train/` class directories"),
-    "bioscan_images": (("bioscan_images",), ("generate", "reproduce"), "BIOSCAN-1M `cropped_256` part directories"),
-    "bioscan_metadata": (("bioscan_metadata",), ("generate", "reproduce"), "BIOSCAN-1M metadata JSON"),
-    "eol_hierarchy": (("taxon_tab",), ("generate", "reproduce"), "EOL Dynamic Hierarchy `taxon.tab`"),
-    "eol_scraped_names": (("scraped_page_ids",), (), "Names of EOL pages the hierarchy lacks (`scraped_page_ids.csv`)"),
-    "eol_vernacular_names": (("eol_vernacular",), (), "EOL vernacular names"),
-    "eol_media_manifest": (("eol_media_manifest",), (), "EOL media manifest (licences)"),
-    "itis_chains": (("itis_chains",), (), "ITIS species-level taxonomy chains"),
-    "inaturalist_taxonomy": (("inat_taxa", "inat_vernacular"), (), "iNaturalist taxonomy: `taxa.csv` and English vernacular names"),
-    "resolved_names": (("resolved",), (), "Global Names Resolver answers (`resolved.jsonl`)"),
-    "rare_species_lists": (("rare_seen", "rare_unseen"), (), "Rare Species benchmark lists: seen and unseen in training"),
+# asset name -> (layout fields it covers, required when the build uses it, description)
+RAW_SOURCES: dict[str, tuple[tuple[str, ...], bool, str]] = {
+    "eol_images": (("eol_images",), True, "EOL image sets `image_set_NN.tar.gz` (original member names)"),
+    "eol_published_images": (("eol_published_images",), True, "EOL image sets of the published dataset (members `<treeoflife_id>.jpg`)"),
+    "published_metadata": (("published_mapping", "published_catalog"), True, "The published `mapping.sqlite` and `catalog.csv`"),
+    "published_licenses": (("published_licenses",), False, "The published `metadata/licenses.csv` (a reproduction's licences)"),
+    "published_name_lookups": (("eol_name_lookup", "inat21_name_lookup", "bioscan_name_lookup"), True,
+                               "The published name lookups `metadata/naming/*.json` (label_source: published)"),
+    "inat21_images": (("inat21_train",), True, "iNat21 `train/` class directories"),
+    "bioscan_images": (("bioscan_images",), True, "BIOSCAN-1M `cropped_256` part directories"),
+    "bioscan_metadata": (("bioscan_metadata",), True, "BIOSCAN-1M metadata JSON"),
+    "eol_hierarchy": (("taxon_tab",), True, "EOL Dynamic Hierarchy `taxon.tab`"),
+    "eol_scraped_names": (("scraped_page_ids",), False, "Names of EOL pages the hierarchy lacks (`scraped_page_ids.csv`)"),
+    "eol_vernacular_names": (("eol_vernacular",), False, "EOL vernacular names"),
+    "eol_media_manifest": (("eol_media_manifest",), False, "EOL media manifest (licences)"),
+    "itis_chains": (("itis_chains",), False, "ITIS species-level taxonomy chains"),
+    "inaturalist_taxonomy": (("inat_taxa", "inat_vernacular"), False, "iNaturalist taxonomy: `taxa.csv` and English vernacular names"),
+    "resolved_names": (("resolved",), False, "Global Names Resolver answers (`resolved.jsonl`)"),
+    "rare_species_lists": (("rare_seen", "rare_unseen"), False, "Rare Species benchmark lists: seen and unseen in training"),
 }
-# the layout fields each source's labels (and exclusions) are made from
+# the layout fields each source's labels (and exclusions) are made from, with the computed label source
 COMMON = ("itis_chains", "inat_taxa", "inat_vernacular", "eol_vernacular", "rare_seen", "rare_unseen")
 NAME_INPUTS = {
     "eol": ("taxon_tab", "scraped_page_ids", "resolved", "published_mapping", *COMMON),
     "inat21": COMMON,
     "bioscan": ("bioscan_metadata", "resolved", *COMMON),
 }
+RARE = ("rare_seen", "rare_unseen")
+# ... with the published name lookups (the mapping gives EOL images their page and BIOSCAN images their id)
+PUBLISHED_NAME_INPUTS = {
+    "eol": ("eol_name_lookup", "published_mapping", *RARE),
+    "inat21": ("inat21_name_lookup", *RARE),
+    "bioscan": ("bioscan_name_lookup", "published_mapping", *RARE),
+}
+
+
+def used_fields(tol: TreeOfLifeConfig) -> set[str]:
+    """The layout fields a build with these settings reads: its mode's images and ids, its label source's
+    inputs, the rare-species lists, and what its licences come from. Nothing else is required or observed."""
+    from tol10m_assets.labelsources import label_inputs
+
+    used = {"inat21_train", "bioscan_images", *RARE, "eol_media_manifest"}
+    if tol.mode == "reproduce":
+        used |= {"eol_published_images", "published_mapping", "published_catalog", "published_licenses"}
+    else:
+        used |= {"eol_images"}
+    source = tol.chosen_label_source()
+    used |= set(label_inputs(source))
+    if source == "computed":
+        used |= {f for fields in NAME_INPUTS.values() for f in fields if f != "published_mapping"}
+    return used
+
+
+def used_inputs(tol: TreeOfLifeConfig) -> dict[str, bool]:
+    """Raw input asset → whether a build with these settings uses it (the UI and `tol10m partitions`)."""
+    used = used_fields(tol)
+    return {name: any(f in used for f in spec[0]) for name, spec in RAW_SOURCES.items()}
+
+
 # settings that change what a partition writes
 PARTITION_SETTINGS = ("mode", "width", "height", "jpeg_quality", "resize_mode", "val_percent", "train_small_percent", "seed",
                       "shard_max_samples", "shard_max_bytes", "inat21_classes_per_partition", "bioscan_parts_per_partition",
@@ -109,15 +144,20 @@ def _raw_spec(name: str, description: str) -> AssetSpec:
 
 
 def _observe(name: str, tol: TreeOfLifeConfig, log) -> ObserveResult:
-    fields, required_in, description = RAW_SOURCES[name]
+    fields, required, description = RAW_SOURCES[name]
     layout = tol.layout()
-    metadata, parts = {}, []
+    used = used_fields(tol)
+    why = f"mode {tol.mode}, label_source {tol.chosen_label_source()}"
+    if not any(f in used for f in fields):  # not read by this build: neither required nor observed
+        return ObserveResult(asset_key=name, data_version=DataVersion(f"unused ({why})"),
+                             metadata={"used": False, "note": f"not used with {why}: not observed"})
+    metadata, parts = {"used": True, "settings": why}, []
     total_files = total_bytes = 0
     for field in fields:
         path = getattr(layout, field)
         metadata[f"{field}_path"] = MetadataValue.path(str(path))
         if not path.exists():
-            if tol.mode in required_in:
+            if required and field in used:
                 raise MissingSourceError(path, f"source_paths.{field}", description)
             log.warning(f"{description}: {path} is absent; lookups that need it are skipped")
             parts.append(f"{field}=absent")
@@ -169,7 +209,16 @@ def partition_versions(tol: TreeOfLifeConfig, partitions: list[str]) -> dict[str
 
     layout = tol.layout()
     settings = ";".join(f"{k}={getattr(tol, k)}" for k in PARTITION_SETTINGS)
-    names = {kind: [f"{f}={fingerprint(getattr(layout, f))}" for f in fields] for kind, fields in NAME_INPUTS.items()}
+    source = tol.chosen_label_source()
+    inputs_of = PUBLISHED_NAME_INPUTS if source == "published" else NAME_INPUTS
+    names = {kind: [f"{f}={fingerprint(getattr(layout, f))}" for f in fields] for kind, fields in inputs_of.items()}
+    if source == "table":  # the table replaces every name source
+        table = tol.label_table_path()
+        names = {kind: [f"label_table={fingerprint(table) if table else 'absent'}", *(f"{f}={fingerprint(getattr(layout, f))}" for f in RARE)]
+                 for kind in NAME_INPUTS}
+        settings += ";label_source=table"
+    elif source == "published":
+        settings += ";label_source=published"
     inputs = partition_inputs(tol)
     versions = {}
     for key in partitions:
@@ -190,7 +239,7 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
             SHARD_SOURCES, group_name="raw", partitions_def=shard_partitions, kinds={"file"}, owners=OWNERS,
             deps=["eol_images", "eol_published_images", "inat21_images", "bioscan_images", "bioscan_metadata",
                   "eol_hierarchy", "eol_scraped_names", "eol_vernacular_names", "itis_chains", "inaturalist_taxonomy",
-                  "resolved_names", "rare_species_lists", "published_metadata"],
+                  "resolved_names", "rare_species_lists", "published_metadata", "published_name_lookups"],
             description="The inputs of each shard partition, observed per partition: its image set or class/part "
             "folders, the name sources its labels come from, and the settings that shape its shards. A partition "
             "whose inputs changed shows as stale; the others stay fresh.",

@@ -55,6 +55,16 @@ class TreeOfLifeConfig(ConfigurableResource):
         description="`generate`: our deterministic ids (UUID5 of the source identity); `reproduce`: ids, EOL page "
         "ids and splits from the published mapping.sqlite.",
     )
+    label_source: Literal["", "computed", "published", "table"] = Field(
+        default="",
+        description="Where labels come from: `computed` (the naming code over the raw name sources), `published` (the "
+        "published name lookups metadata/naming/*.json), `table` (`label_table`); empty: `published` in reproduce "
+        "mode, `computed` in generate mode.",
+    )
+    label_table: str = Field(
+        default="", description="label_source `table`: a Parquet or CSV keyed by treeoflife_id (or uuid) with the seven "
+        "ranks and optionally common_name (e.g. TaxonoPy's resolved output); relative = under sources_root.",
+    )
     width: int = Field(default=224, description="Output image width in pixels (the shard folder is `<W>x<H>`).")
     height: int = Field(default=224, description="Output image height in pixels.")
     jpeg_quality: int = Field(default=100, description="JPEG quality of the output images; the published shards use 100.")
@@ -120,6 +130,17 @@ class TreeOfLifeConfig(ConfigurableResource):
         if unknown:
             raise ValueError(f"unknown source_paths key(s) {sorted(unknown)}; known: {sorted(DEFAULT_PATHS)}")
         return SourceLayout.under(self.resolved_sources_root(), **self.source_paths)
+
+    def chosen_label_source(self) -> str:
+        from tol10m_assets.labelsources import chosen_label_source
+
+        return chosen_label_source(self.mode, self.label_source)
+
+    def label_table_path(self) -> Path | None:
+        if not self.label_table:
+            return None
+        path = Path(self.label_table)
+        return path if path.is_absolute() else self.resolved_sources_root() / path
 
     def paths(self) -> BuildPaths:
         return BuildPaths(self.resolved_data_root(), self.width, self.height)

@@ -50,12 +50,12 @@ class HubFile:
 HF_METADATA: list[HubFile] = [
     HubFile("metadata/catalog.csv", "published_catalog", description="the published catalog"),
     HubFile("metadata/mapping.sqlite", "published_mapping", description="the published mapping (ids, splits)"),
-    HubFile("metadata/licenses.csv", None, description="licences of the EOL images"),
+    HubFile("metadata/licenses.csv", "published_licenses", description="licences of the EOL images"),
     HubFile("metadata/taxon.tab", "taxon_tab", description="EOL Dynamic Hierarchy"),
     HubFile("metadata/species_level_taxonomy_chains.csv", "itis_chains", description="ITIS species-level chains"),
-    HubFile("metadata/naming/eol_name_lookup.json", None, required=False, description="EOL name lookup of the published build"),
-    HubFile("metadata/naming/inat21_name_lookup.json", None, required=False, description="iNat21 name lookup of the published build"),
-    HubFile("metadata/naming/bioscan_name_lookup.json", None, required=False, description="BIOSCAN name lookup of the published build"),
+    HubFile("metadata/naming/eol_name_lookup.json", "eol_name_lookup", required=False, description="EOL name lookup of the published build"),
+    HubFile("metadata/naming/inat21_name_lookup.json", "inat21_name_lookup", required=False, description="iNat21 name lookup of the published build"),
+    HubFile("metadata/naming/bioscan_name_lookup.json", "bioscan_name_lookup", required=False, description="BIOSCAN name lookup of the published build"),
 ]
 
 # --- HTTP sources ------------------------------------------------------------------------------

@@ -13,8 +13,13 @@ import time
 from pathlib import Path
 
 
-def make_sample_world(out: Path | str, images: int = 300, seed: int = 0, *, log=print) -> dict:
-    """Write a sample world under ``out`` (replacing one that is there) and return its summary."""
+def make_sample_world(out: Path | str, images: int = 300, seed: int = 0, *, published_style: bool = False, log=print) -> dict:
+    """Write a sample world under ``out`` (replacing one that is there) and return its summary.
+
+    Every world has the published reproduction's inputs (mapping.sqlite, catalog.csv, licenses.csv
+    and the name lookups ``metadata/naming/*.json``). ``published_style``: the lookups differ on
+    purpose from the raw name sources (``world.DELIBERATE_DIFFERENCES``), the published catalog is
+    made from them and, as the original's, still has the Rare Species images."""
     import shutil
 
     from tol10m_assets.sample.world import WorldWriter
@@ -25,8 +30,12 @@ def make_sample_world(out: Path | str, images: int = 300, seed: int = 0, *, log=
         for child in out.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    summary = WorldWriter(out, images, seed, log).run()
+    summary = WorldWriter(out, images, seed, log, published_style=published_style).run()
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    from tol10m_assets.layout import SourceLayout
+    from tol10m_assets.sample.mirror import published_licenses
+
+    published_licenses(out).to_csv(SourceLayout.under(out).published_licenses, index=False, lineterminator="\n")
     log(describe(summary, time.monotonic() - start))
     return summary
 

@@ -12,8 +12,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="directory to write (a previous sample world there is replaced)")
     parser.add_argument("--images", type=int, default=300, help="about how many source images in all (default 300)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--published-style", action="store_true",
+                        help="name lookups that differ on purpose from the raw name sources (as the published ones do)")
     args = parser.parse_args(argv)
-    make_sample_world(args.out, images=args.images, seed=args.seed)
+    make_sample_world(args.out, images=args.images, seed=args.seed, published_style=args.published_style)
     return 0
 
 

@@ -54,6 +54,9 @@ def make_mirror(world: Path, mirror: Path) -> Path:
                       (lay.itis_chains, "species_level_taxonomy_chains.csv")):
         shutil.copyfile(src, meta / name)
     published_licenses(world).to_csv(meta / "licenses.csv", index=False, lineterminator="\n")
+    (meta / "naming").mkdir(exist_ok=True)
+    for src in (lay.eol_name_lookup, lay.inat21_name_lookup, lay.bioscan_name_lookup):
+        shutil.copyfile(src, meta / "naming" / src.name)
     with tarfile.open(mirror / "train.tar.gz", "w:gz", format=tarfile.USTAR_FORMAT) as tar:
         for path in sorted(lay.inat21_train.rglob("*")):
             info = tar.gettarinfo(path, arcname="train/" + path.relative_to(lay.inat21_train).as_posix())

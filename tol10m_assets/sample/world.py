@@ -73,8 +73,27 @@ class Img:
     md5: str = ""  # EOL: MD5 of the full-size image bytes (the published licences' md5)
 
 
+# The published-style variant: the 2023 lookups differ from today's name sources, as the real ones do.
+# (source, "Genus species" as the raw sources label it, rank or "common", published value)
+DELIBERATE_DIFFERENCES = (
+    ("eol", "Passer domesticus", "common", "English Sparrow"),
+    ("eol", "Quercus robur", "common", "Pedunculate Oak"),
+    ("eol", "Charina bottae", "common", "Rubber Boa"),
+    ("eol", "Amanita muscaria", "common", "Fly Amanita"),
+    ("eol", "Hylarana latouchii", "genus", "Sylvirana"),
+    ("eol", "Geospiza fuliginosa", "common", "Sooty Ground Finch"),
+    ("inat21", "Canis lupus", "common", "Grey Wolf"),
+    ("inat21", "Danaus plexippus", "common", "Monarch Butterfly"),
+    ("inat21", "Zygodon viridissimus", "common", "Green Yoke-moss"),
+    ("inat21", "Partula subangulata", "genus", "Samoana"),
+    ("bioscan", "Efferia aestuans", "species", "albibarbis"),
+    ("bioscan", "Leptogaster flavipes", "species", "cylindrica"),
+)
+
+
 class WorldWriter:
-    def __init__(self, out: Path, images: int, seed: int, log):
+    def __init__(self, out: Path, images: int, seed: int, log, published_style: bool = False):
+        self.published_style = published_style
         self.out = Path(out)
         self.layout = SourceLayout.under(self.out)
         self.rng = np.random.default_rng(seed)
@@ -468,10 +487,15 @@ class WorldWriter:
             con.executemany("INSERT INTO split VALUES (?,?,?)", split)
         header = ["split", "treeoflife_id", "eol_content_id", "eol_page_id", "bioscan_part", "bioscan_filename", "inat21_filename",
                   "inat21_cls_name", "inat21_cls_num", "kingdom", "phylum", "class", "order", "family", "genus", "species", "common"]
+        labels = self.published_labels()
+        self.write_lookups(labels)
         out = []
+        # the original's reproduction applied its rare-species exclusion to nothing: a published-style
+        # catalog still has those images (this platform leaves them out on purpose)
+        in_catalog = ("written", SKIP_RARE_SPECIES) if self.published_style else ("written",)
         for wanted in ("train", "val", "train_small"):
             for im, is_val, small in rows:
-                if im.expect != "written" or (wanted == "val") != is_val or (wanted == "train_small" and not small):
+                if im.expect not in in_catalog or (wanted == "val") != is_val or (wanted == "train_small" and not small):
                     continue
                 ids = ["", "", "", "", "", "", ""]
                 if im.source == "eol":
@@ -480,10 +504,51 @@ class WorldWriter:
                     ids[2:4] = [str(im.part), im.filename]
                 else:
                     ids[4:7] = [im.filename, im.cls_dir.split("_", 1)[1], str(im.cls_num)]
-                scientific = " ".join(x for x in im.ranks[5:] if x)
-                common = im.common or scientific[:1].upper() + scientific[1:] or " ".join(x for x in im.ranks if x)
-                out.append([wanted, im.tol_id, *ids, *im.ranks, common])
+                ranks, looked = labels[id(im)]
+                scientific = " ".join(x for x in ranks[5:] if x)
+                common = looked or scientific[:1].upper() + scientific[1:] or " ".join(x for x in ranks if x)
+                out.append([wanted, im.tol_id, *ids, *ranks, common])
         _write_table(self.layout.published_catalog, header, out)
+
+    def published_labels(self) -> dict[int, tuple[tuple, str]]:
+        """id(image) → (seven ranks, looked-up common) as the published lookups give them: the raw
+        sources' labels, with DELIBERATE_DIFFERENCES applied in the published-style variant."""
+        ranks_at = {r: i for i, r in enumerate(("kingdom", "phylum", "class", "order", "family", "genus", "species"))}
+        out, self.differences = {}, []
+        for source, images in (("eol", self.eol), ("inat21", self.inat), ("bioscan", self.bio)):
+            for im in images:
+                ranks, common = tuple(im.ranks), im.common
+                name = f"{im.ranks[5]} {im.ranks[6]}" if len(im.ranks) == 7 else ""
+                for d_source, d_name, what, value in DELIBERATE_DIFFERENCES if self.published_style else ():
+                    if d_source != source or d_name != name or im.expect == SKIP_RARE_SPECIES:
+                        continue
+                    if what == "common":
+                        common = value
+                    else:
+                        ranks = (*ranks[: ranks_at[what]], value, *ranks[ranks_at[what] + 1 :])
+                out[id(im)] = (ranks, common)
+        if self.published_style:
+            self.differences = [{"source": s, "name": n, "what": w, "published": v} for s, n, w, v in DELIBERATE_DIFFERENCES]
+        return out
+
+    def write_lookups(self, labels: dict[int, tuple[tuple, str]]) -> None:
+        """``metadata/naming/{eol,inat21,bioscan}_name_lookup.json`` in the original's format (spec
+        section 8): EOL by page id, iNat21 by class number, BIOSCAN by treeoflife_id; pages and images
+        without a taxon are absent."""
+        entries: dict[str, dict[str, tuple]] = {"eol": {}, "inat21": {}, "bioscan": {}}
+        for im in self.eol:
+            if any(labels[id(im)][0]):
+                entries["eol"].setdefault(str(im.page_id), labels[id(im)])
+        for im in self.inat:
+            entries["inat21"].setdefault(str(im.cls_num), labels[id(im)])
+        for im in self.bio:
+            if im.record is not None:
+                entries["bioscan"][im.tol_id] = labels[id(im)]
+        prefixes = [sorted({ranks[: i + 1] for table in entries.values() for ranks, _ in table.values()}) for i in range(7)]
+        index = [{p: n for n, p in enumerate(level)} for level in prefixes]
+        for source, field_name in (("eol", "eol_name_lookup"), ("inat21", "inat21_name_lookup"), ("bioscan", "bioscan_name_lookup")):
+            table = {k: [list(ranks), common, [index[i][ranks[: i + 1]] for i in range(7)]] for k, (ranks, common) in entries[source].items()}
+            _write_text(getattr(self.layout, field_name), json.dumps(table) + "\n")
 
     # --- all -------------------------------------------------------------------------------
 
@@ -534,6 +599,9 @@ class WorldWriter:
             # licences: MD5 of every EOL image's bytes ("<content>_<page>" → md5), the written image
             # that the media manifest leaves out
             "eol_md5": {f"{im.content_id}_{im.page_id}": im.md5 for im in self.eol},
+            # the published-style variant: where the published lookups differ from the raw name sources
+            "published_style": self.published_style,
+            "deliberate_differences": self.differences,
             "manifest_missing": self.manifest_missing,
         }
 
