@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+import duckdb
 import pandas as pd
 
 from tol10m_assets.errors import InputFormatError, MissingSourceError
@@ -188,3 +189,39 @@ def _md5_column(out: pd.DataFrame, md5s: pd.DataFrame | None) -> pd.Series:
     values = [id_map.get(t) or pair_map.get((int(c), int(p)), "") for t, c, p in zip(out["treeoflife_id"], out["eol_content_id"], out["eol_page_id"])]
     return pd.Series(values, index=out.index, dtype=str)
 
+
+
+def published_eol_licenses(eol: pd.DataFrame, published: Path, manifest: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A reproduction's licences: the published ``metadata/licenses.csv`` rows of the catalog's EOL
+    images (``eol``: treeoflife_id, eol_content_id, eol_page_id), joined by treeoflife_id in DuckDB.
+    An image the published file does not list keeps its ids; ``manifest`` (the EOL media manifest,
+    when there is one) fills its licence fields, else they stay empty. Published values are kept as is."""
+    from tol10m_assets.columns import connect
+
+    if not Path(published).is_file():
+        raise MissingSourceError(published, "source_paths.published_licenses", "published licenses.csv (reproduce mode)")
+    con = connect()
+    try:
+        con.register("eol", eol[["treeoflife_id", "eol_content_id", "eol_page_id"]])
+        try:
+            con.execute(f"CREATE TEMP VIEW pub AS SELECT * FROM read_csv('{str(published).replace(chr(39), chr(39) * 2)}', all_varchar = true, header = true)")
+            have = {c for (c, *_r) in con.execute("DESCRIBE pub").fetchall()}
+        except duckdb.Error as exc:
+            raise InputFormatError(published, f"cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+        if "treeoflife_id" not in have:
+            raise InputFormatError(published, "no treeoflife_id column", line=1)
+        texts = ", ".join(f"coalesce(p.\"{c}\", '') AS \"{c}\"" if c in have else f"'' AS \"{c}\"" for c in TEXT_COLUMNS)
+        out = con.execute(
+            f"""SELECT e.treeoflife_id, e.eol_content_id, e.eol_page_id, {texts}, p.treeoflife_id IS NOT NULL AS _listed
+                FROM eol e LEFT JOIN (SELECT DISTINCT ON (treeoflife_id) * FROM pub ORDER BY treeoflife_id) p USING (treeoflife_id)
+                ORDER BY e.treeoflife_id"""
+        ).df()
+    finally:
+        con.close()
+    out = out.astype({"eol_content_id": "Int64", "eol_page_id": "Int64"})
+    unlisted = ~out.pop("_listed").astype(bool)
+    if manifest is not None and unlisted.any():
+        filled = eol_licenses(out[unlisted], manifest).set_index("treeoflife_id")
+        for col in TEXT_COLUMNS[1:]:
+            out.loc[unlisted, col] = out.loc[unlisted, "treeoflife_id"].map(filled[col]).fillna("").values
+    return out[LICENSE_COLUMNS].reset_index(drop=True)

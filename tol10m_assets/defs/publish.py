@@ -27,6 +27,7 @@ from tol10m_assets.defs.build import mapping
 from tol10m_assets.defs.liveness import record_process
 from tol10m_assets.defs.metadata import asset_attrs, catalog_charts, human_bytes, table_metadata, taxa_example_entries
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
+from tol10m_assets.defs.reproduce import MATCHES_PUBLISHED, add_reproduction_files, matches_published, reproduction_licences
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.defs.shards import CHECK_WDS, rare_species_rules, shards
 
@@ -92,7 +93,7 @@ CATALOG_CHECKS = [
         AssetSpec("eol_licenses", deps=["catalog", "eol_media_manifest"], group_name="reports", kinds={"csv"}, **asset_attrs("eol_licenses"),
                   description="`metadata/licenses.csv`: licence and owner of every EOL image in the catalog."),
     ],
-    check_specs=CATALOG_CHECKS,
+    check_specs=[*CATALOG_CHECKS, MATCHES_PUBLISHED],
 )
 def publish_release(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     """Stage, check and publish a release (catalog, taxa report, licences, shard layout) atomically."""
@@ -156,18 +157,23 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
     else:
         context.log.warning(f"no EOL media manifest at {manifest_path}: licence fields stay empty")
         manifest = pd.DataFrame({"eol_content_id": pd.Series(dtype="Int64"), "eol_page_id": pd.Series(dtype="Int64")})
-    licences = licenses_core(eol, manifest)
+    licences = reproduction_licences(tol, eol, manifest) if tol.mode == "reproduce" else licenses_core(eol, manifest)
     catalog_core.write_frame_atomic(licences, staged.licenses)
+    add_reproduction_files(tol, staged.metadata)  # mapping.sqlite and naming/*.json: anyone can reproduce it
     figures = catalog_core.taxa_figures_from_parquet(staged.catalog_parquet)
     thresholds = {k: tuple(v) for k, v in tol.taxa_thresholds.items()}
     level, reasons = catalog_core.judge_taxa(figures, thresholds)
     report = catalog_core.taxa_report_markdown(figures, level, reasons)
     staged.taxa_report.write_text(report)
+    rules = rare_species_rules(tol)
+    published_check, published_report = matches_published(tol, staged.catalog_parquet, rules)
+    if published_report:
+        report += "\n" + published_report
+        staged.taxa_report.write_text(report)
     fault_point("release.catalog-written")
 
     consistency = release.consistency_problems(staged)
     consistent = not any(v for k, v in consistency.items() if k != "rows")
-    rules = rare_species_rules(tol)
     rare = catalog_core.rare_leaks(staged.catalog_parquet, rules) if rules is not None else None
     checks = [
         AssetCheckResult(
@@ -193,6 +199,7 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
             },
         ),
     ]
+    checks.append(published_check)
     return {"rows": rows, "train_data": train_data, "licences": licences, "figures": figures, "report": report,
             "level": level, "checks": checks}
 

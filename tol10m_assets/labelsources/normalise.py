@@ -26,7 +26,7 @@ def labelled(con, view: str, keys: list[str]) -> pa.Table:
     on = " AND ".join(f"v.{r} = n.{r}" for r in RAW)
     key_list = ", ".join(f"v.{k}" for k in keys)
     try:
-        return con.execute(
+        return con.sql(
             f"""SELECT {key_list}, {", ".join(f'n."{c}"' for c in RANK_COLUMNS)},
                        CASE WHEN v.looked <> '' THEN v.looked ELSE n.fallback END AS common,
                        v.looked <> '' AS common_looked_up, v.prov AS provenance
