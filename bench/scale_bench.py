@@ -410,6 +410,9 @@ STAGES = [
     ("taxa report (catalog parquet)", stage_taxa_report, True),
     ("rare_species_excluded", stage_rare_check, True),
 ]
+from bench.reproduce_stages import REPRODUCE_STAGES  # noqa: E402  (issue 18: published lookups, matches_published)
+
+STAGES += REPRODUCE_STAGES
 
 
 def run_stage_here(name: str, work: Path) -> dict:
