@@ -176,6 +176,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def inputs_line(tol) -> str:
+    """Which raw inputs this mode and label source read (the others are neither required nor observed)."""
+    from tol10m_assets.defs.raw import used_inputs
+
+    used = used_inputs(tol)
+    return (f"\ninputs used (mode {tol.mode}, label_source {tol.chosen_label_source()}): {', '.join(k for k, v in used.items() if v)}"
+            f"\nnot used: {', '.join(k for k, v in used.items() if not v) or 'none'}")
+
+
 def cmd_partitions(args) -> int:
     from dagster import DagsterInstance
 
@@ -183,6 +192,7 @@ def cmd_partitions(args) -> int:
     with DagsterInstance.get() as instance:
         rows = partition_rows(tol, instance)
     print(format_table(rows))
+    print(inputs_line(tol))
     failed = [r["partition"] for r in rows if r["check_wds"] not in ("succeeded",) and r["status"] != "retired"]
     if rows and failed:
         print(f"\n{len(failed)} partition(s) without a passing check_wds: {', '.join(failed)}; rebuild one with "

@@ -157,9 +157,42 @@ def explain(ident: str, data_root: str | Path, sources_root: str | Path | None =
             continue
         ranks = ["" if _isna(label[c]) else str(label[c]) for c in ("kingdom", "phylum", "class", "order", "family", "genus", "species")]
         provenance = json.loads(label["provenance"] or "{}")
+        if "lookup" in provenance or "table" in provenance:  # label_source published / table: one entry or row
+            out.append(_from_entry(image, ranks, label, provenance, layout))
+            continue
         out.append(Explanation(image["treeoflife_id"], image, ranks, str(label["common"] or ""), bool(label["common_looked_up"]), provenance,
                                source_lines(layout, provenance), upgrade_steps(layout, ranks, provenance)))
     return out
+
+
+def _from_entry(image: dict, ranks: list[str], label: dict, provenance: dict, layout: SourceLayout) -> Explanation:
+    """A label from a published name lookup (``{"lookup": file, "key": k}``) or a label table
+    (``{"table": file, "row": n}``): every rank and the common name cite that entry, shown once."""
+    if "lookup" in provenance:
+        where = f'{provenance["lookup"]}["{provenance["key"]}"]'
+        files = {p.name: p for _, p in layout.items()}
+        text = lookup_entry(files.get(provenance["lookup"]), str(provenance["key"]))
+        steps = ["none: the published name lookup gives the label (label_source: published)"]
+    else:
+        where, text = f'{provenance["table"]} row {provenance["row"]}', ""
+        steps = ["none: the label table gives the label (label_source: table)"]
+    cited = {r: where for r, v in zip(RANKS, ranks) if v}
+    if label["common_looked_up"]:
+        cited["common"] = where
+    return Explanation(image["treeoflife_id"], image, ranks, str(label["common"] or ""), bool(label["common_looked_up"]), cited,
+                       {where: text} if text else {}, steps)
+
+
+def lookup_entry(path: Path | None, key: str) -> str:
+    """The JSON value of ``key`` in a name lookup file ('' when the file or the key is not there)."""
+    if path is None or not path.is_file():
+        return ""
+    con = duckdb.connect()
+    try:
+        row = con.execute("SELECT value FROM json_each((SELECT content FROM read_text(?))) WHERE key = ?", [str(path), key]).fetchone()
+    finally:
+        con.close()
+    return str(row[0]) if row else ""
 
 
 def _source_of(image: dict) -> str:
@@ -189,11 +222,12 @@ def _row(name: str, value: str, where: str, width: int, texts: dict[str, str], s
     """One rank: value and citation, then the cited line the first time it is cited."""
     row = [f"  {name:<8} {value:<{width}}  {where}"]
     m = _WHERE.match(where)
-    key = f"{m['file']}:{m['line']}" if m else ""
+    key = f"{m['file']}:{m['line']}" if m else where
     if key in texts and key not in shown:
         shown.add(key)
         text = texts[key].replace("\t", " | ")
-        row.append(f"  {'':<8} {'':<{width}}    line {m['line']}: {text[:200]}{'…' if len(text) > 200 else ''}")
+        label = f"line {m['line']}" if m else "entry"
+        row.append(f"  {'':<8} {'':<{width}}    {label}: {text[:200]}{'…' if len(text) > 200 else ''}")
     return row
 
 

@@ -224,3 +224,30 @@ def test_a_table_label_source_relabels_the_sample_world(generated, tmp_path):
     row = pd.read_parquet(relabelled.paths().labels).set_index("treeoflife_id").loc[table["uuid"].iloc[0]]
     assert json.loads(row["provenance"]) == {"table": path.name, "row": 1}
     assert row["species"] == labels["species"].iloc[1]  # the binomial's genus word dropped (spec section 4)
+
+
+def test_explain_cites_the_published_lookup_entry(reproduced):
+    from tol10m_assets.explain import explain, render
+
+    tol, instance, sources, summary = reproduced
+    layout = SourceLayout.under(sources)
+    catalog = read_csv(tol.paths().catalog_csv)
+    row = catalog[(catalog["common"] == "English Sparrow")].iloc[0]
+    found = explain(row["treeoflife_id"], tol.paths().root, sources)
+    assert len(found) == 1
+    e = found[0]
+    where = f'eol_name_lookup.json["{row["eol_page_id"]}"]'
+    assert e.provenance["genus"] == where and e.provenance["common"] == where
+    text = render(e)
+    assert "English Sparrow" in text and "entry: " in text and "label_source: published" in text
+    assert json.loads(layout.eol_name_lookup.read_text())[row["eol_page_id"]][1] == "English Sparrow"
+
+
+def test_partitions_command_says_which_inputs_a_mode_uses():
+    from tol10m_assets.cli import inputs_line
+    from tol10m_assets.defs.resources import TreeOfLifeConfig
+
+    text = inputs_line(TreeOfLifeConfig(mode="reproduce"))
+    used, unused = text.strip().splitlines()
+    assert "label_source published" in used and "published_name_lookups" in used and "eol_hierarchy" not in used
+    assert "eol_hierarchy" in unused and "bioscan_metadata" in unused and "resolved_names" in unused
