@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-EOL_PAGES = 500_000  # distinct EOL pages of the published lookup (~76 MB of JSON)
+EOL_PAGES = 560_000  # distinct EOL pages of the published lookup (~76 MB of JSON)
 INAT_CLASSES = 10_000
 SHARES = {"eol": 6_600_000 / 10_400_000, "inat21": 2_700_000 / 10_400_000}
 RANKS = ["kingdom", "phylum", "class", "order", "family", "genus", "species"]
@@ -86,7 +86,9 @@ def stage_reproduce_inputs(work: Path) -> int:
         # a taxon per key: ~450k species-like names for EOL, a few thousand for BIOSCAN
         ranks = lambda k: (f"['Animalia', 'Chordata', 'Aves', 'Ord' || {_name(f'({k}) % 900', 5)}, 'Fam' || {_name(f'({k}) % 9000', 6)}, "
                            f"'Gen' || {_name(f'({k}) % 90000', 7)}, {_name(k, 8)}]")
-        common = lambda k: f"CASE WHEN ({k}) % 3 = 0 THEN '' ELSE 'Common ' || {_name(k, 9)} END"
+        # a common name for 2/3 of the EOL and iNat21 keys, 1 in 15 BIOSCAN images (~168 MB of JSON at full size)
+        has_common = lambda k: f"(({k}) % 3 <> 0 AND (({k}) < 8000000 OR ({k}) % 5 = 0))"
+        common = lambda k: f"CASE WHEN {has_common(k)} THEN 'Common ' || {_name(k, 9)} ELSE '' END"
         idx = lambda k: f"[0, 1, 2, ({k}) % 900, ({k}) % 9000, ({k}) % 90000, {k}]"
         entry = lambda key, k: f"to_json({key}) || ': [' || to_json({ranks(k)}) || ', ' || to_json({common(k)}) || ', ' || to_json({idx(k)}) || ']'"
         naming = out / "sources" / "metadata" / "naming"
@@ -104,7 +106,7 @@ def stage_reproduce_inputs(work: Path) -> int:
             f"""CREATE TABLE cat AS WITH k AS (SELECT *, {key} AS k, hash(i) % 100 AS u FROM m)
                 SELECT s.split, treeoflife_id, eol_content_id, eol_page_id, bioscan_part, bioscan_filename, inat21_filename,
                        NULL::VARCHAR AS inat21_cls_name, inat21_cls_num, {labelled},
-                       CASE WHEN k % 3 = 0 THEN {_name('k', 8)} ELSE 'Common ' || {_name('k', 9)} END AS common, i
+                       CASE WHEN {has_common('k')} THEN 'Common ' || {_name('k', 9)} ELSE {_name('k', 8)} END AS common, i
                 FROM k JOIN (VALUES ('train'), ('val'), ('train_small')) s(split)
                   ON (s.split = 'val' AND u < 5) OR (s.split = 'train' AND u >= 5) OR (s.split = 'train_small' AND u >= 5 AND u < 15)"""
         )
@@ -136,6 +138,15 @@ def stage_published_labels(work: Path) -> int:
     return labels_core.write_labels(mapping, lookups, out / "build" / "metadata" / "labels.parquet")
 
 
+def stage_write_name_lookups(work: Path) -> int:
+    """Every build's labels step also writes naming/*.json in the original's format (from labels ⋈ mapping)."""
+    from tol10m_assets.labelsources.original_format import write_name_lookups
+
+    meta = _dir(work) / "build" / "metadata"
+    counts = write_name_lookups(meta / "mapping.parquet", meta / "labels.parquet", meta / "naming")
+    return sum(counts.values())
+
+
 def stage_matches_published(work: Path) -> int:
     """The release's matches_published on the staged catalog (Parquet) against the published catalog.csv."""
     from tol10m_assets.published_check import compare_catalogs
@@ -151,6 +162,7 @@ def stage_matches_published(work: Path) -> int:
 REPRODUCE_STAGES = [
     ("reproduce inputs (bench prep)", stage_reproduce_inputs, False),
     ("published lookups → labels", stage_published_labels, True),
+    ("naming/*.json (original format)", stage_write_name_lookups, True),
     ("matches_published", stage_matches_published, True),
 ]
 
