@@ -192,7 +192,7 @@ def cmd_partitions(args) -> int:
     with DagsterInstance.get() as instance:
         rows = partition_rows(tol, instance)
     print(format_table(rows))
-    print(inputs_line(tol))
+    print(inputs_line(tol), file=sys.stderr)  # a note: stdout stays the table
     failed = [r["partition"] for r in rows if r["check_wds"] not in ("succeeded",) and r["status"] != "retired"]
     if rows and failed:
         print(f"\n{len(failed)} partition(s) without a passing check_wds: {', '.join(failed)}; rebuild one with "
