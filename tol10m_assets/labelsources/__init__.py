@@ -14,8 +14,8 @@ No Dagster imports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tol10m_assets.layout import SourceLayout
 

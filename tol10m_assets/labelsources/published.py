@@ -12,8 +12,8 @@ and the BIOSCAN lookup 168 MB of JSON, and no Python object is made per entry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -41,7 +41,7 @@ def read_name_lookup(con, path: Path, source: str, table: str = "entries", wante
     """Parse one lookup file into temp table ``table`` (``key`` typed, ``r0`` … ``r6``, ``looked``,
     ``raw_key``); only keys in the query ``wanted`` (one column ``key``) when given. Returns its rows.
     Malformed files raise InputFormatError naming the file and the entry's key."""
-    column, sql_type, what = KEYS[source]
+    _column, sql_type, what = KEYS[source]
     try:
         kind = con.execute(f"SELECT json_type(content) FROM read_text('{_quote(path)}')").fetchone()[0]
         if kind != "OBJECT":

@@ -9,8 +9,8 @@ mapping does not have are ignored. Provenance names the file and the 1-based dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pyarrow as pa

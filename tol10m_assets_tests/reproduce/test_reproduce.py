@@ -73,7 +73,7 @@ def expected_captions(ranks: tuple, common: str) -> dict:
 
 
 def test_reproduce_labels_every_row_and_caption_from_the_lookups(reproduced):
-    tol, instance, sources, summary = reproduced
+    tol, _instance, sources, _summary = reproduced
     layout = SourceLayout.under(sources)
     assert not any(getattr(layout, f).exists() for f in NOT_FOR_REPRODUCTION)
     lookups = oracle.labels_by_id(layout.eol_name_lookup.parent, layout.published_mapping)
@@ -107,7 +107,7 @@ def test_reproduce_labels_every_row_and_caption_from_the_lookups(reproduced):
 
 
 def test_matches_published_passes_with_the_rare_species_exclusion_counted(reproduced):
-    tol, instance, sources, summary = reproduced
+    tol, instance, _sources, _summary = reproduced
     evaluation = check_history(instance, "matches_published")
     assert evaluation.passed
     by_cause = evaluation.metadata["by_cause"].value
@@ -123,7 +123,7 @@ def test_matches_published_passes_with_the_rare_species_exclusion_counted(reprod
 
 
 def test_reproduction_licences_come_from_the_published_licenses_csv(reproduced):
-    tol, instance, sources, summary = reproduced
+    tol, _instance, sources, _summary = reproduced
     ours = read_csv(tol.paths().licenses)
     published = read_csv(SourceLayout.under(sources).published_licenses).set_index("treeoflife_id")
     assert len(ours) > 0
@@ -229,7 +229,7 @@ def test_a_table_label_source_relabels_the_sample_world(generated, tmp_path):
 def test_explain_cites_the_published_lookup_entry(reproduced):
     from tol10m_assets.explain import explain, render
 
-    tol, instance, sources, summary = reproduced
+    tol, _instance, sources, _summary = reproduced
     layout = SourceLayout.under(sources)
     catalog = read_csv(tol.paths().catalog_csv)
     row = catalog[(catalog["common"] == "English Sparrow")].iloc[0]
