@@ -45,7 +45,7 @@ def mapping(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materializ
     Refuses to replace a non-empty mapping by an empty one (sources not mounted)."""
     paths, layout, chunking = tol.paths(), tol.layout(), tol.chunking()
     summary = mapping_core.write_mapping(
-        mapping_core.list_mapping_sources(layout, chunking),
+        mapping_core.iter_mapping_sources(layout, chunking, tol.worker_count()),  # EOL indexes built in parallel
         chunking.mode,
         paths.mapping,
         mapping_core.published_for(layout, chunking),

@@ -274,27 +274,47 @@ def taxa_example_entries(catalog_parquet: str | Path, limit: int = 5) -> dict:
 def thumbnail_entries(shard_files: list[Path], count: int = 4, size: int = 64) -> dict:
     """The first images of the committed shards as small inline WebP data URIs, one metadata entry each
     (`thumbnail_1` …, labelled with the common name), each short enough for the UI to show inline."""
+
+    def images():
+        for shard in shard_files:
+            try:
+                with tarfile.open(shard) as tar:
+                    members = {m.name: m for m in tar.getmembers()}
+                    for name, member in members.items():
+                        if not name.endswith(".jpg"):
+                            continue
+                        key = name[: -len(".jpg")]
+                        common = members.get(f"{key}.common_name.txt")
+                        label = tar.extractfile(common).read().decode("utf-8", "replace").strip() if common else key
+                        yield label, tar.extractfile(member).read()
+            except (OSError, tarfile.TarError):
+                continue
+
+    return thumbnails_from_images(images(), count, size)
+
+
+def thumbnail_entries_from_samples(first_samples: dict[str, list[tuple[str, bytes, str]]], count: int = 4, size: int = 64) -> dict:
+    """The same entries from the writer's first samples per split (``PartitionResult.first_samples``),
+    in the committed shards' order (split by name, then as written): no shard is read again."""
+    images = ((common.strip(), jpeg) for split in sorted(first_samples) for _, jpeg, common in first_samples[split])
+    return thumbnails_from_images(images, count, size)
+
+
+def thumbnails_from_images(images, count: int = 4, size: int = 64) -> dict:
+    """(label, JPEG bytes) pairs → ``thumbnail_N`` entries, the first ``count`` that fit inline."""
     from PIL import Image
 
     entries: dict = {}
-    for shard in shard_files:
+    for label, jpeg in images:
         if len(entries) >= count:
             break
         try:
-            with tarfile.open(shard) as tar:
-                members = {m.name: m for m in tar.getmembers()}
-                for name, member in members.items():
-                    if len(entries) >= count or not name.endswith(".jpg"):
-                        continue
-                    key = name[: -len(".jpg")]
-                    common = members.get(f"{key}.common_name.txt")
-                    label = tar.extractfile(common).read().decode("utf-8", "replace").strip() if common else key
-                    with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
-                        text = _inline_image(img.convert("RGB"), _md_cell(label).replace("]", ""), size)
-                    if text:
-                        entries[f"thumbnail_{len(entries) + 1}"] = MetadataValue.md(text)
-        except (OSError, tarfile.TarError):
+            with Image.open(io.BytesIO(jpeg)) as img:
+                text = _inline_image(img.convert("RGB"), _md_cell(label).replace("]", ""), size)
+        except OSError:
             continue
+        if text:
+            entries[f"thumbnail_{len(entries) + 1}"] = MetadataValue.md(text)
     return entries or {"thumbnail_1": MetadataValue.md("No image in the committed shards.")}
 
 

@@ -20,7 +20,7 @@ from dagster import (
 
 from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.liveness import record_process
-from tol10m_assets.defs.metadata import asset_attrs, human_bytes, thumbnail_entries
+from tol10m_assets.defs.metadata import asset_attrs, human_bytes, thumbnail_entries_from_samples
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -69,7 +69,6 @@ with warnings.catch_warnings():  # per-partition check records: a preview featur
 def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     """webdataset shards of one source chunk, all three splits in one pass, published as one transaction."""
     from tol10m_assets.partition import build_partition
-    from tol10m_assets.store import PartitionStore
 
     record_process(context)
     partition = context.partition_key
@@ -128,7 +127,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "seconds": round(result.seconds, 2),
             "generation": build.manifest["generation"],
             "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
-            **thumbnail_entries(PartitionStore(paths.store).shard_files(partition, build.manifest)),
+            **thumbnail_entries_from_samples(result.first_samples),  # the writer's first samples: no shard read again
         }
     )
 

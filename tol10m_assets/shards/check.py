@@ -6,7 +6,8 @@ The tar structure is walked directly over a memory-mapped shard (header checksum
 payloads inside the file, the end-of-archive blocks): ``tarfile`` costs more per sample than
 decoding a 224 px JPEG. Images are decoded completely (entropy decoding sees every byte, so a
 truncated or damaged image fails) but at 1/8 scale, which skips most of the inverse DCT; the size
-checked is the one in the JPEG header.
+checked is the one in the JPEG header. With several workers, this process walks the headers and the
+workers decode the images, a batch at a time, within a shard and across shards: the same report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from tol10m_assets.shards.images import ImageSettings
 from tol10m_assets.shards.tarfiles import MEMBER_SUFFIXES, check_partition, shard_paths
@@ -100,6 +101,8 @@ def _check_image(data: bytes, settings: ImageSettings) -> str | None:
             size, mode = image.size, image.mode
             image.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
             image.load()
+    except UnidentifiedImageError:  # its message names a BytesIO's address: not the same twice
+        return "image does not decode: not an image file Pillow can identify"
     except Exception as exc:  # any decoder error is a finding, not a crash
         return f"image does not decode: {exc}"
     if size != (settings.width, settings.height):
@@ -109,12 +112,39 @@ def _check_image(data: bytes, settings: ImageSettings) -> str | None:
     return None
 
 
-def _check_shard_file(path: Path, settings: ImageSettings) -> tuple[CheckReport, list[str]]:
-    """A report on one shard and its keys in order."""
-    report = CheckReport(shards=1)
-    keys: list[str] = []
+IMAGE_BATCH = 256  # images per task when a shard is checked by several workers
+
+
+def _check_images(path: str, ranges: list[tuple[int, int]], settings: ImageSettings) -> list[str | None]:
+    """The verdict on each image at (offset, size) of one shard: None, or what is wrong with it."""
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return [_check_image(mm[start : start + size], settings) for start, size in ranges]
+
+
+@dataclass
+class _Walk:
+    """One shard's tar structure: its keys, and its problems in the order found, an image's verdict
+    standing as (key, image number) until the image is decoded (here or by a worker)."""
+
+    path: Path
+    keys: list[str] = field(default_factory=list)
+    entries: list = field(default_factory=list)
+    verdicts: list = field(default_factory=list)  # per batch of images: a list of verdicts or a Future
+
+
+def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH) -> _Walk:
+    """Walk one shard's headers; ``decode(path, ranges)`` is given its images ``batch`` at a time."""
+    walk = _Walk(path)
     members: dict[str, set] = {}
+    ranges: list[tuple[int, int]] = []
     current = None
+    images = 0
+
+    def flush():
+        if ranges:
+            walk.verdicts.append(decode(str(path), list(ranges)))
+            ranges.clear()
+
     try:
         with open(path, "rb") as handle:
             total = os.fstat(handle.fileno()).st_size
@@ -126,30 +156,51 @@ def _check_shard_file(path: Path, settings: ImageSettings) -> tuple[CheckReport,
                     key, _, suffix = base.partition(".")
                     if key != current:
                         if key in members:
-                            report.problem(f"{path.name}: sample {key}: its members are not adjacent")
+                            walk.entries.append(f"{path.name}: sample {key}: its members are not adjacent")
                         else:
                             members[key] = set()
-                            keys.append(key)
+                            walk.keys.append(key)
                         current = key
                     if suffix in members[key]:
-                        report.problem(f"{path.name}: sample {key}: member {suffix} twice")
+                        walk.entries.append(f"{path.name}: sample {key}: member {suffix} twice")
                     members[key].add(suffix)
                     if suffix == "jpg":
-                        problem = _check_image(mm[start : start + size], settings)
-                        report.images_checked += 1
-                        if problem:
-                            report.problem(f"{path.name}: sample {key}: {problem}")
-    except _BadTar as exc:
-        report.problem(f"{path.name}: does not open as a tar ({exc})")
-    except (OSError, ValueError) as exc:
-        report.problem(f"{path.name}: does not open as a tar ({exc})")
-    for key in keys:
+                        walk.entries.append((key, images))
+                        images += 1
+                        ranges.append((start, size))
+                        if len(ranges) >= batch:
+                            flush()
+    except (_BadTar, OSError, ValueError) as exc:
+        walk.entries.append(f"{path.name}: does not open as a tar ({exc})")
+    flush()
+    for key in walk.keys:
         have = members[key]
         if have != _EXPECTED:
             missing, extra = sorted(_EXPECTED - have), sorted(have - _EXPECTED)
-            report.problem(f"{path.name}: sample {key}: missing {missing} extra {extra}")
-    report.samples[path.parent.name] = len(keys)
-    return report, keys
+            walk.entries.append(f"{path.name}: sample {key}: missing {missing} extra {extra}")
+    return walk
+
+
+def _report(walk: _Walk) -> CheckReport:
+    """The shard's report: its problems in the order of a serial walk, whoever decoded its images."""
+    verdicts = [v for part in walk.verdicts for v in (part if isinstance(part, list) else part.result())]
+    report = CheckReport(shards=1)
+    for entry in walk.entries:
+        if isinstance(entry, str):
+            report.problem(entry)
+            continue
+        key, number = entry
+        report.images_checked += 1
+        if verdicts[number]:
+            report.problem(f"{walk.path.name}: sample {key}: {verdicts[number]}")
+    report.samples[walk.path.parent.name] = len(walk.keys)
+    return report
+
+
+def _check_shard_file(path: Path, settings: ImageSettings) -> tuple[CheckReport, list[str]]:
+    """A report on one shard and its keys in order (in this process)."""
+    walk = _walk_shard(Path(path), lambda p, ranges: _check_images(p, ranges, settings))
+    return _report(walk), walk.keys
 
 
 def check_shard(path: Path, settings: ImageSettings, report: CheckReport) -> int:
@@ -167,18 +218,22 @@ def check_partition_shards(
     expected: dict[str, int] | None = None,
     *,
     workers: int = 1,
+    batch: int = IMAGE_BATCH,
 ) -> CheckReport:
     """Check every shard of a partition; ``expected`` = samples per split from the partition's stats.
 
-    ``workers`` > 1 checks shards in parallel processes (the report is the same)."""
+    ``workers`` > 1 decodes the images in parallel processes, ``batch`` images a task, within a shard
+    and across shards, while this process walks the tar headers; the report is the same as with one."""
     check_partition(partition)
     paths = shard_paths(Path(out_dir), partition=partition)
     report = CheckReport()
-    if workers > 1 and len(paths) > 1:
+    if workers > 1 and paths:
         from tol10m_assets.shards.pool import worker_pool
 
-        with worker_pool(min(workers, len(paths))) as pool:
-            results = list(pool.map(_check_shard_file, paths, [settings] * len(paths)))
+        with worker_pool(workers) as pool:
+            decode = lambda p, ranges: pool.submit(_check_images, p, ranges, settings)  # noqa: E731
+            walks = [_walk_shard(p, decode, batch) for p in paths]
+            results = [(_report(w), w.keys) for w in walks]
     else:
         results = [_check_shard_file(p, settings) for p in paths]
     seen: dict[str, dict[str, str]] = {}  # split → key → shard

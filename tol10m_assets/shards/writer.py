@@ -27,6 +27,7 @@ from tol10m_assets.shards.images import CorruptImage, ImageSettings, resize_imag
 from tol10m_assets.shards.tarfiles import KEY_RE, TAR_END, TEXT_SUFFIXES, check_partition, sample_bytes, shard_name
 
 MAX_SKIPPED_SAMPLES = 1000
+FIRST_SAMPLES = 8  # kept per split for the thumbnails (4 shown; spares for one that does not fit)
 IN_FLIGHT_PER_WORKER = 4  # images submitted ahead of the writer, per worker
 SPLIT_RE = re.compile(r"[a-z][a-z0-9_]*")
 RESERVED_DIRS = {"stats"}
@@ -50,9 +51,14 @@ class PartitionResult:
     shards: dict[str, list[str]] = field(default_factory=dict)
     bytes: int = 0
     seconds: float = 0.0
+    # the first samples written per split, (key, jpeg, common name): the partition's thumbnails
+    # without reading a shard again; not part of the stats file
+    first_samples: dict[str, list[tuple[str, bytes, str]]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("first_samples")
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "PartitionResult":
@@ -276,6 +282,9 @@ def write_partition(
                     continue
                 data = sample_bytes(job.key, payload, job.texts)
                 for split in job.splits:
+                    first = result.first_samples.setdefault(split, [])
+                    if len(first) < FIRST_SAMPLES:
+                        first.append((job.key, payload, job.texts["common_name.txt"]))
                     sink = sinks.get(split)
                     if sink is None:
                         sink = sinks[split] = _SplitSink(out_dir / split, partition, max_samples, max_bytes)

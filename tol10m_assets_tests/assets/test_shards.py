@@ -122,3 +122,34 @@ def test_a_shard_partition_needs_the_instance_that_ran_mapping(tol10m_tol, tol10
             materialize_to_memory([shards], partition_key="eol-01", resources={"tol": tol10m_tol}, instance=other)
     result = materialize_to_memory([shards], partition_key="eol-01", resources={"tol": tol10m_tol}, instance=tol10m_instance)
     assert result.success and check_evaluation(result, "check_wds").passed
+
+
+def test_thumbnails_from_the_writers_first_samples_equal_those_read_back_from_the_shards(built, tmp_path):
+    """The asset's thumbnails come from the writer; they are the entries the committed shards give."""
+    from tol10m_assets.defs.metadata import thumbnail_entries, thumbnail_entries_from_samples
+    from tol10m_assets.sample.images import encode, photo
+    from tol10m_assets.shards import ImageSettings, SampleJob, TEXT_SUFFIXES, shard_paths, write_partition
+    from tol10m_assets.store import PartitionStore
+
+    import numpy as np
+
+    store = PartitionStore(built.tol.paths().store)
+    for partition, result in built.results["shards"].items():
+        (mat,) = result.asset_materializations_for_node("shards")
+        meta = {k: v.value for k, v in mat.metadata.items() if k.startswith("thumbnail_")}
+        want = thumbnail_entries(store.shard_files(partition, store.read_manifest(partition)))
+        assert meta == {k: v.value for k, v in want.items()} and "data:image/webp" in meta["thumbnail_1"]
+    # a first shard of one sample, a split of two, labels with ']' and an empty common name
+    rng = np.random.default_rng(3)
+    jpeg = [encode(photo(rng, 300, 200 + 40 * i)) for i in range(6)]
+    commons = ["a ]bird[", "", "  spaced  ", "x", "y", "z"]
+    jobs = [(SampleJob(f"k{i}", ("val",) if i in (1, 4) else ("train",), {s: commons[i] if s == "common_name.txt" else "t"
+             for s in TEXT_SUFFIXES}, f"o{i}"), jpeg[i]) for i in range(6)]
+    for max_samples in (1, 2, 100):
+        out = tmp_path / f"m{max_samples}"
+        got = write_partition(out, "eol-01", jobs, ImageSettings(), max_samples=max_samples)
+        files = [p for split in sorted(got.shards) for p in shard_paths(out, split=split)]
+        want = thumbnail_entries(files)
+        have = thumbnail_entries_from_samples(got.first_samples)
+        assert {k: v.value for k, v in have.items()} == {k: v.value for k, v in want.items()} and len(want) == 4
+        assert "first_samples" not in got.to_json()

@@ -152,3 +152,34 @@ def test_frame_functions_keep_their_signatures_and_results(worlds):
     for source in lookups:
         pd.testing.assert_frame_equal(lookups[source], want_lookups[source])
     pd.testing.assert_frame_equal(labels_core.join_labels(frame, lookups), ref.join_labels(want_frame, want_lookups))
+
+
+def test_the_asset_path_streams_the_listing_and_maps_the_same_bytes(worlds, tmp_path, monkeypatch):
+    """``iter_mapping_sources`` (the asset's path: tables spilled to Parquet as they come, EOL sets
+    indexed in parallel first) gives the mapping of the in-memory listing, byte for byte; tables,
+    files and tables again also; nothing of the spill is left."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from tol10m_assets.sources import eolindex
+
+    src = tmp_path / "src"
+    shutil.copytree(worlds[(300, 0)], src)
+    for index in src.rglob("*.index"):
+        index.unlink()  # the sets are indexed again, by two workers
+    layout, chunking = SourceLayout.under(src), Chunking()
+    built: list = []
+    real = eolindex.ensure_indexes
+    monkeypatch.setattr(eolindex, "ensure_indexes", lambda archives, workers=1: built.append(workers) or real(archives, workers))
+    mapping_core.write_mapping(mapping_core.iter_mapping_sources(layout, chunking, workers=2), "generate", tmp_path / "a.parquet")
+    assert built == [2] and list(src.rglob("*.index"))
+    tables = mapping_core.list_mapping_sources(layout, chunking)
+    mapping_core.write_mapping(tables, "generate", tmp_path / "b.parquet")
+    pq.write_table(tables[1], tmp_path / "one.parquet")
+    mixed = [tables[0], tmp_path / "one.parquet", *tables[2:]]
+    mapping_core.write_mapping(mixed, "generate", tmp_path / "c.parquet")
+    assert digest(tmp_path / "a.parquet") == digest(tmp_path / "b.parquet") == digest(tmp_path / "c.parquet")
+    reference, _ = ref.build_mapping(layout, chunking)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet", "c.parquet", "one.parquet", "src"]

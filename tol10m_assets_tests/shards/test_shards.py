@@ -259,3 +259,37 @@ def test_check_wds_names_repeated_members_split_samples_and_keys_in_two_shards(t
     assert "sample ka: its members are not adjacent" in text
     assert "sample ka: member sci.txt twice" in text
     assert "shard-eol-01-000001.tar: sample kb is also in shard-eol-01-000000.tar" in text
+
+
+def _report_fields(report):
+    return (report.passed, report.shards, report.samples, report.images_checked, report.problem_count, report.problems)
+
+
+def test_check_wds_in_parallel_within_a_shard_reports_what_the_serial_check_does(tmp_path, monkeypatch):
+    """Images of one shard decoded by two workers, a few at a time: the same problems, in the same
+    order, the same counts as one process; a damaged partition and a clean one."""
+    from tol10m_assets.shards import check as check_mod
+
+    result = write_partition(tmp_path, "eol-01", jobs(60), SETTINGS, max_samples=25)
+    clean = check_partition_shards(tmp_path, "eol-01", SETTINGS, expected=result.samples)
+    par = check_partition_shards(tmp_path, "eol-01", SETTINGS, expected=result.samples, workers=2, batch=3)
+    assert clean.passed and _report_fields(par) == _report_fields(clean) and clean.images_checked == sum(result.samples.values())
+    small = encode(photo(RNG, 100, 100))
+    train = shard_paths(tmp_path, split="train")
+    # the first train shard: a wrong-size image, a damaged one, a missing member, an image twice
+    _rewrite(train[0], lambda ms: [(m, small if i == 0 else (b"xx" if i in (11, 33) else d))
+                                   for i, (m, d) in enumerate(ms) if i != 5] + [ms[0]])
+    data = train[1].read_bytes()
+    train[1].write_bytes(data[: len(data) // 2])  # the second: cut short in the middle
+    serial = check_partition_shards(tmp_path, "eol-01", SETTINGS, expected=result.samples)
+    monkeypatch.setattr(check_mod, "MAX_PROBLEMS", 3)  # the first problems kept must also be the same
+    for workers, batch in ((2, 1), (2, 4), (3, 256)):
+        got = check_partition_shards(tmp_path, "eol-01", SETTINGS, expected=result.samples, workers=workers, batch=batch)
+        assert got.problems == serial.problems[:3] and got.problem_count == serial.problem_count
+    monkeypatch.setattr(check_mod, "MAX_PROBLEMS", 200)
+    for workers, batch in ((2, 1), (2, 4)):
+        got = check_partition_shards(tmp_path, "eol-01", SETTINGS, expected=result.samples, workers=workers, batch=batch)
+        assert _report_fields(got) == _report_fields(serial)
+    text = "\n".join(serial.problems)
+    assert not serial.passed and "not 224x224" in text and text.count("does not decode") >= 2
+    assert "member jpg twice" in text and "does not open as a tar" in text and "samples in the shards" in text
