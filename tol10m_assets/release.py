@@ -238,7 +238,7 @@ def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
     staged.metadata.mkdir(parents=True, exist_ok=True)
     tables = [str(p) for p in staged.samples_tables()]
     ids = ", ".join(f'm."{c}"' for c in ID_COLUMNS)
-    ranks = ", ".join(f's."{c}"' for c in RANK_COLUMNS)
+    ranks = ", ".join(f'nullif(s."{c}", \'\') AS "{c}"' for c in RANK_COLUMNS)  # an empty rank is NULL, as catalog.csv reads
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SPLITS))
     con = connect()
     try:
