@@ -105,5 +105,5 @@ def test_the_coverage_model_counts_what_whole_shard_consumers_see():
     from bench.equal_shards_bench import coverage, equal
 
     assert coverage(equal(3200, 100), 4, 8) == 1.0  # one shard per consumer, all equal: every sample once
-    assert coverage([1000] + [10] * 31, 4, 8) == (41 + 31 * 10) / 1310  # the big shard's consumer stops at its share (41)
+    assert coverage([1000] + [10] * 31, 4, 8) == pytest.approx((41 + 31 * 10) / 1310)  # the big shard's consumer stops at its share (41)
     assert coverage([10] * 31, 4, 8) != coverage([10] * 31, 4, 8)  # fewer shards than consumers: open_clip refuses (nan)
