@@ -3,7 +3,8 @@
 YAML: licence, language, task and size categories, tags, ``configs`` (one split per folder, for the
 webdataset builder) and ``dataset_info`` with the features and the rows and bytes of every split.
 The per-split rows also make ``datasets``' cache key differ between releases, so a rebuilt release
-never loads the previous one's rows from the cache. The body is written from the release: sources,
+never loads the previous one's rows from the cache. The body is written from the release (no release name: republishing the
+same partitions gives the same bytes): sources,
 counts per kingdom and source (``train_small`` left out: it repeats ``train``), the caption
 members, how to train and what differs from the original build. No Dagster imports.
 """
@@ -106,7 +107,7 @@ def size_category(rows: int) -> str:
     return next((label for bound, label in bounds if rows < bound), "100M<n<1B")
 
 
-def card_metadata(release: str, size_name: str, splits: dict[str, SplitFigures]) -> dict:
+def card_metadata(size_name: str, splits: dict[str, SplitFigures]) -> dict:
     """The card's YAML header as a mapping (``DatasetCardData`` keys)."""
     present = [s for s in _ordered(splits) if splits[s].samples]
     total_bytes = sum(splits[s].bytes for s in present)
@@ -114,7 +115,7 @@ def card_metadata(release: str, size_name: str, splits: dict[str, SplitFigures])
     return {
         "license": LICENSE,
         "language": ["en", "la"],
-        "pretty_name": f"TreeOfLife-10M ({size_name}, release {release})",
+        "pretty_name": f"TreeOfLife-10M ({size_name})",
         "task_categories": TASKS,
         "tags": TAGS,
         "size_categories": [size_category(distinct)],
@@ -145,7 +146,7 @@ def catalog_counts(catalog_parquet: Path) -> list[tuple[str, str, int]]:
         con.close()
 
 
-def card_body(release: str, size_name: str, splits: dict[str, SplitFigures], counts: list[tuple[str, str, int]]) -> str:
+def card_body(size_name: str, splits: dict[str, SplitFigures], counts: list[tuple[str, str, int]]) -> str:
     present = [s for s in _ordered(splits) if splits[s].samples]
     sources = sorted({s for _, s, _ in counts})
     split_rows = "\n".join(f"| {s} | {splits[s].samples:,} | {splits[s].shards} | {splits[s].bytes:,} |" for s in present)
@@ -163,11 +164,11 @@ def card_body(release: str, size_name: str, splits: dict[str, SplitFigures], cou
     )
     fixes = "\n".join(f"- {f}" for f in FIXES)
     return f"""
-# TreeOfLife-10M ({size_name}), release `{release}`
+# TreeOfLife-10M ({size_name})
 
 Images of organisms across the tree of life with their seven-rank taxonomy and common names, as
 webdataset shards for training CLIP-style models (BioCLIP). Built by tol10m-assets from the sources
-below; this folder is one release and never changes once published.
+below; this folder is one release (`../release.json` names it) and never changes once published.
 
 ## Sources
 
@@ -224,11 +225,11 @@ Cite TreeOfLife-10M and BioCLIP, and the sources:
 """
 
 
-def dataset_card(release: str, size_name: str, splits: dict[str, SplitFigures], catalog_parquet: Path | None) -> str:
+def dataset_card(size_name: str, splits: dict[str, SplitFigures], catalog_parquet: Path | None) -> str:
     """The whole ``README.md``: YAML header and body."""
     counts = catalog_counts(catalog_parquet) if catalog_parquet is not None and catalog_parquet.is_file() else []
-    header = yaml.safe_dump(card_metadata(release, size_name, splits), sort_keys=False, allow_unicode=True)
-    return f"---\n{header}---\n{card_body(release, size_name, splits, counts)}"
+    header = yaml.safe_dump(card_metadata(size_name, splits), sort_keys=False, allow_unicode=True)
+    return f"---\n{header}---\n{card_body(size_name, splits, counts)}"
 
 
 def split_figures(shards: list[dict]) -> dict[str, SplitFigures]:

@@ -222,10 +222,10 @@ def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
         counts[split] = len(shards)
         if shards:
             train_data[split] = brace_pattern(own / split, len(shards))
-    (staged.dataset / "open_clip.txt").write_text(training.open_clip_text(staged.name, staged.paths.size_name, counts, staged.sizes))
+    (staged.dataset / "open_clip.txt").write_text(training.open_clip_text(staged.paths.size_name, counts, staged.sizes))
     staged.training = training.absolute_arguments(own, counts, staged.sizes)
     (staged.dataset / "README.md").write_text(
-        card.dataset_card(staged.name, staged.paths.size_name, card.split_figures(staged.shards), staged.catalog_parquet)
+        card.dataset_card(staged.paths.size_name, card.split_figures(staged.shards), staged.catalog_parquet)
     )
     return train_data
 

@@ -31,12 +31,13 @@ def split_arguments(split: str, pattern: str, samples: int) -> str:
     return f"--{kind}-data '{pattern}' --{kind}-num-samples {samples}"
 
 
-def open_clip_text(release: str, size_name: str, shard_counts: dict[str, int], sizes: dict[str, int]) -> str:
-    """``open_clip.txt``: per split the arguments with paths relative to the file's folder
-    (``releases/<release>/<size_name>``), and the ``--text_type`` values."""
+def open_clip_text(size_name: str, shard_counts: dict[str, int], sizes: dict[str, int]) -> str:
+    """``open_clip.txt``: per split the arguments with paths relative to the file's folder (the
+    release's own ``releases/<name>/<size_name>``), and the ``--text_type`` values. Names no release:
+    the same partitions give the same bytes."""
     lines = [
-        f"# TreeOfLife-10M release {release} ({size_name}): open_clip / BioCLIP arguments per split.",
-        f"# Paths are relative to this folder, <data root>/releases/{release}/{size_name}: run from it or prefix it.",
+        f"# TreeOfLife-10M ({size_name}): open_clip / BioCLIP arguments per split.",
+        f"# Paths are relative to this folder, <data root>/releases/<name>/{size_name}: run from it or prefix it.",
         "# This folder never changes once published; the `published` link moves to the next release.",
         f"# BioCLIP --text_type (lower case, as webdataset reads the keys): {' | '.join(BIOCLIP_TEXT_TYPES)}",
     ]

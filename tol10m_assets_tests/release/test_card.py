@@ -58,7 +58,7 @@ def test_the_body_cites_bioclip_treeoflife_and_the_sources_and_counts_what_the_c
 
 
 def test_size_categories_and_split_rows_follow_the_release():
-    meta = card_metadata("r", "224x224", {"train": SplitFigures(1_500_000, 10, 9), "val": SplitFigures(5, 1, 1),
+    meta = card_metadata("224x224", {"train": SplitFigures(1_500_000, 10, 9), "val": SplitFigures(5, 1, 1),
                                           "train_small": SplitFigures(0, 0, 0)})
     assert meta["size_categories"] == ["1M<n<10M"]
     assert [s["name"] for s in meta["dataset_info"]["splits"]] == ["train", "val"]  # an empty split is left out
