@@ -5,6 +5,7 @@
     tol10m observe [--config FILE]              observe the raw inputs (what changed shows as stale in the UI)
     tol10m explain ID                           where an image came from and what became of it
     tol10m ui [--config FILE] [--sample]        the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)
+    tol10m push RELEASE --repo ORG/NAME         upload a release to a Hugging Face dataset repository (resumable)
 
 `--config FILE` is a YAML file of the `tol` settings (the schema of run config `resources.tol.config`;
 a whole run config is accepted too). Runs are recorded in `$DAGSTER_HOME` (default `./.dagster_home`).
@@ -272,6 +273,35 @@ def run_until_signal(command: list[str], env: dict, grace: float = 10.0) -> int:
     return code
 
 
+# --- push: a release to a Hugging Face dataset repository (tol10m_assets/push.py) ----------------------
+
+
+def cmd_push(args) -> int:
+    """Upload a release folder; a second push uploads only what the repository lacks."""
+    from tol10m_assets.push import PushError, push_release, resolve_release
+
+    tol = settings(args)
+    paths = tol.paths()
+    folder = resolve_release(paths.releases, paths.published, args.release)
+    if not args.repo:
+        raise PushError("give --repo ORG/NAME (the Hugging Face dataset repository to upload to)")
+    staging = paths.root / ".push" / folder.name
+    done = push_release(folder, args.repo, staging=staging, revision=args.revision, private=args.private or None,
+                        log=lambda line: print(line, flush=True))
+    print(f"pushed {done['release']} to {done['repo']}: {done['uploaded']} file(s) uploaded, "
+          f"{done['already_there']} already there, {len(done['commits'])} commit(s)")
+    return 0
+
+
+def add_push_command(sub, with_config) -> None:
+    p = with_config(sub.add_parser("push", help="upload a release to a Hugging Face dataset repository (resumable)"))
+    p.add_argument("release", help="a release name under <data root>/releases, `published`, or a release folder")
+    p.add_argument("--repo", required=True, metavar="ORG/NAME", help="the dataset repository (created if missing)")
+    p.add_argument("--revision", default="main", help="the branch to commit to")
+    p.add_argument("--private", action="store_true", help="create the repository private")
+    p.set_defaults(run=cmd_push)
+
+
 # --- entry point ---------------------------------------------------------------------------------------
 
 
@@ -299,6 +329,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     u.set_defaults(run=cmd_ui)
+    add_push_command(sub, with_config)
     return top
 
 

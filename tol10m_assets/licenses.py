@@ -9,9 +9,9 @@ catalog. ``md5`` is the MD5 of the full-size image file as downloaded from the E
 URL, i.e. of the member's bytes in ``image_set_NN.tar.gz`` (see docs/labels.md for the evidence);
 :func:`eol_image_md5s` computes it from the image sets. ``copyright_owner`` is ``not provided``
 where the manifest leaves it empty; ``license_link`` is the Creative Commons URL of a ``cc-*``
-licence name, empty otherwise (``No known copyright restrictions`` has none); ``title`` is empty
-unless the manifest has a ``Title`` column (EOL's has not). Images the manifest lacks keep every
-field after ``eol_page_id`` empty except ``md5``.
+licence name, empty otherwise (``No known copyright restrictions`` has none); ``title`` is ``not
+provided`` where the manifest gives none (EOL's has no ``Title`` column), as the published file writes
+it. Images the manifest lacks keep every field after ``eol_page_id`` empty except ``md5``.
 """
 
 from __future__ import annotations
@@ -172,6 +172,7 @@ def eol_licenses(catalog: pd.DataFrame, manifest: pd.DataFrame, md5s: pd.DataFra
         out[col] = out[col].fillna("").astype(str)
     owner_missing = listed & (out["copyright_owner"].str.strip() == "")
     out.loc[owner_missing, "copyright_owner"] = NOT_PROVIDED
+    out.loc[listed & (out["title"].str.strip() == ""), "title"] = NOT_PROVIDED  # as the published licenses.csv
     no_link = listed & (out["license_link"] == "")
     out.loc[no_link, "license_link"] = out.loc[no_link, "license_name"].map(license_link)
     out["md5"] = _md5_column(out, md5s)

@@ -53,6 +53,7 @@ class StagedRelease:
     shards: list[dict] = field(default_factory=list)  # split, number, name, partition, source, samples, bytes, sha256
     sizes: dict[str, int] = field(default_factory=dict)
     verify: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # split -> open_clip arguments (absolute, releases/<name>)
 
     @property
     def dataset(self) -> Path:
@@ -108,7 +109,8 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def stage_release(paths: BuildPaths, partitions: list[str], *, verify_hashes: bool = True, hash_workers: int = 4) -> StagedRelease:
+def stage_release(paths: BuildPaths, partitions: list[str], *, verify_hashes: bool = True, hash_workers: int = 4,
+                  shard_samples: int = 0) -> StagedRelease:
     """Verify the committed partitions against their manifests and link their shards into a staged release.
 
     Refuses (``ReleaseRefused``) when there is no partition, when a partition has no committed
@@ -163,7 +165,12 @@ def stage_release(paths: BuildPaths, partitions: list[str], *, verify_hashes: bo
     }
     staged.folder.mkdir()
     try:
-        _link_shards(staged, store)
+        if shard_samples > 0:  # equal shards: samples copied into shards of shard_samples (tol10m_assets.shards.reshard)
+            from tol10m_assets.shards.reshard import lay_equal_shards
+
+            lay_equal_shards(staged, store, shard_samples)
+        else:
+            _link_shards(staged, store)
         fault_point("release.linked")
     except BaseException:
         staged.discard()
@@ -194,9 +201,12 @@ def _link_shards(staged: StagedRelease, store: PartitionStore) -> None:
 
 def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
     """``sizes.json`` and ``shards.txt`` per split, a wids index per split, ``open_clip.txt`` and the
-    dataset card; returns the ``--train-data`` string per split (paths through ``published``)."""
-    published = staged.paths.dataset
-    train_data = {}
+    dataset card; returns the ``--train-data`` string per split (absolute, through ``releases/<name>``,
+    never the moving ``published`` link)."""
+    from tol10m_assets import card, training
+
+    own = staged.paths.releases / staged.name / staged.paths.size_name  # the release's folder once published
+    train_data, counts = {}, {}
     for split in sorted(staged.sizes, key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS)):
         shards = [s for s in staged.shards if s["split"] == split]
         folder = staged.dataset / split
@@ -209,39 +219,15 @@ def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
             "shardlist": [{"url": f"{split}/{s['name']}", "nsamples": s["samples"], "filesize": s["bytes"]} for s in shards],
         }
         (staged.dataset / f"wids-{split}.json").write_text(json.dumps(wids, indent=2) + "\n")
+        counts[split] = len(shards)
         if shards:
-            train_data[split] = brace_pattern(published / split, len(shards))
-    lines = [
-        f"{split}: --train-data '{pattern}' --train-num-samples {staged.sizes[split]}"
-        for split, pattern in train_data.items()
-    ]
-    (staged.dataset / "open_clip.txt").write_text("\n".join(lines) + "\n")
-    (staged.dataset / "README.md").write_text(dataset_card(staged))
+            train_data[split] = brace_pattern(own / split, len(shards))
+    (staged.dataset / "open_clip.txt").write_text(training.open_clip_text(staged.paths.size_name, counts, staged.sizes))
+    staged.training = training.absolute_arguments(own, counts, staged.sizes)
+    (staged.dataset / "README.md").write_text(
+        card.dataset_card(staged.paths.size_name, card.split_figures(staged.shards), staged.catalog_parquet)
+    )
     return train_data
-
-
-def dataset_card(staged: StagedRelease) -> str:
-    """A Hugging Face dataset card whose ``configs`` give one split per folder (webdataset builder)."""
-    splits = [s for s in SPLITS if staged.sizes.get(s)]
-    config = "\n".join(f"  - split: {s}\n    path: {s}/*.tar" for s in splits)
-    rows = "\n".join(f"| {s} | {staged.sizes[s]} | {sum(1 for x in staged.shards if x['split'] == s)} |" for s in splits)
-    return f"""---
-configs:
-- config_name: default
-  data_files:
-{config}
----
-
-# TreeOfLife-10M ({staged.paths.size_name})
-
-webdataset shards built by tol10m-assets. Each sample: `<treeoflife_id>.jpg` and ten caption members
-(`taxonTag_com.txt`, …; webdataset lower-cases the keys: `taxontag_com.txt`). `train_small` repeats a
-subset of `train`. The catalog and licences are in `../metadata/`.
-
-| split | samples | shards |
-|---|---|---|
-{rows}
-"""
 
 
 def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
@@ -252,7 +238,7 @@ def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
     staged.metadata.mkdir(parents=True, exist_ok=True)
     tables = [str(p) for p in staged.samples_tables()]
     ids = ", ".join(f'm."{c}"' for c in ID_COLUMNS)
-    ranks = ", ".join(f's."{c}"' for c in RANK_COLUMNS)
+    ranks = ", ".join(f'nullif(s."{c}", \'\') AS "{c}"' for c in RANK_COLUMNS)  # an empty rank is NULL, as catalog.csv reads
     order = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SPLITS))
     con = connect()
     try:

@@ -106,14 +106,16 @@ def build(instance=None, tol=None, log=print, progress=None) -> dict:
         progress(len(partitions), len(partitions), done, total, "")
     log("publish: catalog, taxa report, licences and the shard layout, checked, then switched in")
     result = _execute(defs.resolve_job_def("publish"), instance)
-    train_data = {}
+    train_data, training = {}, {}
     for mat in result.asset_materializations_for_node("publish_release"):
         if mat.asset_key.to_user_string() == "catalog":
             train_data = mat.metadata["train_data"].value
+            training = mat.metadata["training"].value if "training" in mat.metadata else {}
     return {
         "published": str(paths.published),
         "shards": str(paths.dataset),
         "train_data": train_data,
+        "training": training,
         "catalog": str(paths.catalog_csv),
         "taxa_report": str(paths.taxa_report),
         "licenses": str(paths.licenses),
@@ -129,7 +131,7 @@ def print_summary(where: dict, out=print) -> None:
     out(f"  release      {where['published']} (a link to the current release)")
     out(f"  shards       {where['shards']}/<split>/shard-NNNNNN.tar, sizes.json, wids-<split>.json, README.md")
     for split, pattern in where["train_data"].items():
-        out(f"  {split:<12} --train-data '{pattern}'")
+        out(f"  {split:<12} {where.get('training', {}).get(split) or f'--train-data {pattern!r}'}")
     out(f"  catalog      {where['catalog']}")
     out(f"  taxa report  {where['taxa_report']}")
     out(f"  licences     {where['licenses']}")

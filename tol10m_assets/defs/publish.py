@@ -116,7 +116,8 @@ def publish_release(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     paths.releases.mkdir(parents=True, exist_ok=True)
     with exclusive(paths.releases / ".lock", {"run_id": context.run.run_id}, "the release"):
         try:
-            staged = release.stage_release(paths, partitions, verify_hashes=tol.verify_hashes, hash_workers=max(2, tol.worker_count()))
+            staged = release.stage_release(paths, partitions, verify_hashes=tol.verify_hashes, hash_workers=max(2, tol.worker_count()),
+                                           shard_samples=tol.release_shard_samples)
         except release.ReleaseRefused as exc:
             raise Failure(description=f"not published: {exc}") from None
         try:
@@ -216,6 +217,7 @@ def _materializations(paths, final, staged, outcome, retired):
             "retired_partitions": MetadataValue.json(retired),
             "release": staged.name,
             "train_data": MetadataValue.json(outcome["train_data"]),
+            "training": MetadataValue.json(staged.training),
             "verified": MetadataValue.json({**verify, "size": human_bytes(verify["bytes"])}),
             "csv": MetadataValue.path(str(paths.catalog_csv)),
             "dataset": MetadataValue.path(str(paths.dataset)),

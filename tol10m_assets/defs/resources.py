@@ -95,6 +95,11 @@ class TreeOfLifeConfig(ConfigurableResource):
     max_corrupt_share: float = Field(
         default=0.01, description="check_wds fails a partition when more than this share of its planned images is corrupt."
     )
+    release_shard_samples: int = Field(
+        default=0, ge=0,
+        description="0: a release hard-links the partitions' shards (sizes vary per partition); N: it copies every "
+        "split's samples into shards of N samples (the last the only short one), partitions interleaved.",
+    )
     verify_hashes: bool = Field(
         default=True, description="The catalog re-hashes every committed shard (sha256) before publishing; false: sizes only."
     )

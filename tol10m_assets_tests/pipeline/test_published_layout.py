@@ -27,7 +27,10 @@ def test_open_clip_reads_every_sample_of_sizes_json_from_the_brace_pattern(built
         assert len(samples) == sum(sizes.values()) > 0, split
         assert all(img.size == (224, 224) and text.startswith("a photo of ") for img, text in samples)
         line = next(l for l in (dataset / "open_clip.txt").read_text().splitlines() if l.startswith(f"{split}:"))
-        assert f"--train-num-samples {sum(sizes.values())}" in line and pattern in line
+        kind = "val" if split == "val" else "train"  # a trainer reads val through --val-data / --val-num-samples
+        relative = pattern.split("/224x224/", 1)[1]  # open_clip.txt: relative to the release's own folder
+        assert f"--{kind}-data '{relative}' --{kind}-num-samples {sum(sizes.values())}" in line, line
+        assert "/published/" not in pattern and f"/releases/{dataset.resolve().parent.name}/" in pattern
 
 
 def test_wids_index_lists_every_shard(built):
