@@ -67,7 +67,7 @@ def test_licences_join_the_manifest(tmp_path):
     df = frame(row(tid="a"), row(tid="a", split="train_small"), row(tid="z", eol=(9, 9)))
     out = eol_licenses(df, read_media_manifest(manifest))
     # the published columns (issue 11): md5 empty without image hashes, the licence link derived
-    assert out.values.tolist() == [["a", 1, 2, "", "u", "v", "cc-by-4.0", "Someone", "https://creativecommons.org/licenses/by/4.0/", ""],
+    assert out.values.tolist() == [["a", 1, 2, "", "u", "v", "cc-by-4.0", "Someone", "https://creativecommons.org/licenses/by/4.0/", "not provided"],
                                    ["z", 9, 9, "", "", "", "", "", "", ""]]
 
 
