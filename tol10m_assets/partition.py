@@ -175,6 +175,7 @@ class PartitionBuild:
     accounting: dict
     generation: Path
     manifest: dict | None  # the committed manifest; None when the check failed (nothing published)
+    healed: str | None = None  # why the partition was damaged before this build (a fresh generation heals it)
 
     @property
     def committed(self) -> bool:
@@ -268,6 +269,10 @@ def build_partition(
 
     store = PartitionStore(paths.store)
     with store.lock(partition, owner or {}):
+        status = store.status(partition)
+        healed = status.removeprefix("damaged: ") if status.startswith("damaged") else None
+        if log and healed:
+            log(f"{partition}: damaged ({healed}); building a fresh generation")
         removed = store.remove_uncommitted(partition)
         if log and removed:
             log(f"{partition}: removed {len(removed)} uncommitted generation(s) of earlier runs")
@@ -314,7 +319,7 @@ def build_partition(
         for problem in problems:
             report.problem(f"{partition}: {problem}")
         if not report.passed:
-            return PartitionBuild(partition, result, report, figures, generation, None)
+            return PartitionBuild(partition, result, report, figures, generation, None, healed)
         fault_point("partition.checked")
 
         ranks_of = {p.treeoflife_id: p.ranks for p in plan.values()}
@@ -347,4 +352,4 @@ def build_partition(
             "check": {"images_checked": report.images_checked, "shards": report.shards},
         }
         committed = store.commit(partition, generation, manifest)
-        return PartitionBuild(partition, result, report, figures, generation, committed)
+        return PartitionBuild(partition, result, report, figures, generation, committed, healed)

@@ -128,6 +128,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "seconds": round(result.seconds, 2),
             "generation": build.manifest["generation"],
             "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
+            **({"healed": f"was damaged: {build.healed}"} if build.healed else {}),
             **thumbnail_entries(PartitionStore(paths.store).shard_files(partition, build.manifest)),
         }
     )
