@@ -410,8 +410,10 @@ def check_captions(staged: StagedRelease) -> dict:
     """Every caption member of every sample of the checked shards (``caption_check``: all, or that
     share of the shards, chosen by their sha256) against the captions the catalog row makes.
 
-    The shards are read at their text members only; the expected captions are made once per
-    distinct label; the comparison is one DuckDB join. Returns the figures, the cost and examples.
+    The expected captions are made once per distinct label (Python), hashed per catalog row in
+    DuckDB (one table, spilled if large); each shard's text members are read (no image payload) and
+    compared by hash in one query per shard: memory stays that of one shard. Returns the figures,
+    the cost and up to 20 examples naming the members that differ.
     """
     import pyarrow as pa
 
@@ -423,23 +425,14 @@ def check_captions(staged: StagedRelease) -> dict:
     if not chosen and staged.caption_check > 0 and staged.shards:
         chosen = staged.shards[:1]
     members = list(caption_texts(("",) * 7, "x"))
-    got: dict[str, list] = {"split": [], "treeoflife_id": [], "shard": [], **{m: [] for m in members}}
-    read = 0
-    for shard in chosen:
-        path = staged.dataset / shard["split"] / shard["name"]
-        read += shard["bytes"]
-        for sample in iter_shard_members(path):
-            got["split"].append(shard["split"])
-            got["treeoflife_id"].append(sample["__key__"])
-            got["shard"].append(shard["name"])
-            for m in members:
-                got[m].append(sample.get(m))
-    samples = len(got["split"])
+    label = [*RANK_COLUMNS, "common"]
+    digest = lambda alias: "md5(concat_ws(chr(31), " + ", ".join(f'coalesce({alias}."{m}", chr(30))' for m in members) + "))"  # noqa: E731
+    got_cols = ", ".join(f'g."{m}"' for m in members)
+    want_cols = ", ".join(f'e."{m}"' for m in members)
+    samples, read, bad = 0, 0, []
     con = connect()
     try:
-        con.register("got", pa.table({k: pa.array(v, type=pa.string()) for k, v in got.items()}))
         con.read_parquet(str(staged.catalog_parquet)).create_view("c")
-        label = [*RANK_COLUMNS, "common"]
         distinct = con.execute("SELECT DISTINCT " + ", ".join(f'"{c}"' for c in label) + " FROM c").fetchall()
         expected = {c: [] for c in [*label, *members]}
         for row in distinct:
@@ -450,27 +443,44 @@ def check_captions(staged: StagedRelease) -> dict:
                 expected[m].append(texts[m])
         con.register("e", pa.table({k: pa.array(v, type=pa.string()) for k, v in expected.items()}))
         on = " AND ".join(f'e."{c}" IS NOT DISTINCT FROM c."{c}"' for c in label)
-        differs = " OR ".join(f'g."{m}" IS DISTINCT FROM e."{m}"' for m in members)
-        which = ", ".join(f"CASE WHEN g.\"{m}\" IS DISTINCT FROM e.\"{m}\" THEN '{m}' END" for m in members)
-        bad = con.execute(
-            f"""SELECT g.split, g.shard, g.treeoflife_id, concat_ws(',', {which}) AS members,
-                       c.treeoflife_id IS NULL AS no_row
-                FROM got g LEFT JOIN c USING (split, treeoflife_id) LEFT JOIN e ON {on}
-                WHERE c.treeoflife_id IS NULL OR {differs}
-                ORDER BY g.split, g.shard, g.treeoflife_id"""
-        ).fetchall()
+        con.execute(f"CREATE TEMP TABLE want AS SELECT c.split, c.treeoflife_id, {digest('e')} AS h FROM c JOIN e ON {on}")
+        for shard in chosen:
+            path = staged.dataset / shard["split"] / shard["name"]
+            read += shard["bytes"]
+            got: dict[str, list] = {"treeoflife_id": [], **{m: [] for m in members}}
+            for sample in iter_shard_members(path):
+                got["treeoflife_id"].append(sample["__key__"])
+                for m in members:
+                    got[m].append(sample.get(m))
+            samples += len(got["treeoflife_id"])
+            con.register("got", pa.table({k: pa.array(v, type=pa.string()) for k, v in got.items()}))
+            bad += [
+                (shard["split"], shard["name"], key, no_row, dict(zip(members, texts)) if len(bad) < 20 else None)
+                for key, no_row, *texts in con.execute(
+                    f"""SELECT g.treeoflife_id, w.h IS NULL, {got_cols}
+                        FROM got g LEFT JOIN (SELECT * FROM want WHERE split = ?) w USING (treeoflife_id)
+                        WHERE w.h IS NULL OR {digest('g')} <> w.h ORDER BY g.treeoflife_id""",
+                    [shard["split"]],
+                ).fetchall()
+            ]
+            con.unregister("got")
+        examples = []
+        for split, shard_name, key, no_row, texts in bad[:20]:
+            if no_row:
+                examples.append(f"{split}/{shard_name} {key}: no catalog row")
+                continue
+            want = con.execute(
+                f"SELECT {want_cols} FROM c JOIN e ON {on} WHERE c.split = ? AND c.treeoflife_id = ?",
+                [split, key],
+            ).fetchone()
+            differ = [m for m, w in zip(members, want) if texts[m] != w]
+            examples.append(f"{split}/{shard_name} {key}: {','.join(differ)} differ from the catalog row")
     finally:
         con.close()
-    examples = [
-        f"{split}/{shard} {key}: " + ("no catalog row" if no_row else f"{members_} differ from the catalog row")
-        for split, shard, key, members_, no_row in bad[:20]
-    ]
     seconds = time.monotonic() - start
     return {"share": staged.caption_check, "shards": len(chosen), "of_shards": len(staged.shards), "samples": samples,
             "mismatches": len(bad), "bytes_of_shards": read, "seconds": round(seconds, 3),
             "samples_per_s": round(samples / seconds) if seconds > 0 else None, "examples": examples}
-
-
 def rebuilt_during(staged: StagedRelease) -> list[str]:
     """Partitions whose committed generation is no longer the one this release read."""
     store = PartitionStore(staged.paths.store)
