@@ -36,7 +36,6 @@ from tol10m_assets.paths import BuildPaths
 from tol10m_assets.splits import SPLITS
 from tol10m_assets import releases_index
 from tol10m_assets.store import (
-    MANIFEST,
     SAMPLES_TABLE,
     ManifestError,
     PartitionStore,
@@ -44,7 +43,6 @@ from tol10m_assets.store import (
     ensure_free,
     fsync_dir,
     hash_files,
-    is_enospc,
     write_json_durable,
 )
 
