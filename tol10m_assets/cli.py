@@ -165,8 +165,8 @@ def partition_rows(tol, instance) -> list[dict]:
             "generation": manifest["generation"] if manifest else "-",
             "samples": sum(manifest["samples"].values()) if manifest else 0,
             "committed": manifest.get("committed", "-") if manifest else "-",
-            "check_wds": check,
             "damaged": status.removeprefix("damaged: ") if status.startswith("damaged") else "-",
+            "check_wds": check,
         })
     return rows
 

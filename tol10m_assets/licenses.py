@@ -105,7 +105,7 @@ def read_media_manifest(path: Path, keep: Iterable[tuple[int, int]] | None = Non
 
 def _header(path: Path) -> list[str]:
     """The header row; a missing required column or an empty file names line 1."""
-    for _line, row in iter_rows(path, REQUIRED, names=[]):
+    for _line, row in iter_rows(path, REQUIRED):
         return list(row)
     import csv
 
@@ -117,12 +117,12 @@ def _header(path: Path) -> list[str]:
 
 def _locate_error(path: Path) -> None:
     """Stream the file with the exact-line reader; it raises InputFormatError where the file is bad."""
-    for _ in iter_rows(path, REQUIRED, names=[]):
+    for _ in iter_rows(path, REQUIRED):
         pass
 
 
 def _line_of_row(path: Path, index: int) -> int | None:
-    for i, (line, _row) in enumerate(iter_rows(path, REQUIRED, names=[])):
+    for i, (line, _row) in enumerate(iter_rows(path, REQUIRED)):
         if i == index:
             return line
     return None

@@ -66,15 +66,15 @@ def iter_rows(
     *,
     delimiter: str = ",",
     quoting: int = csv.QUOTE_MINIMAL,
-    names: list[str] | None = None,
+    names: list[str] = (),
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for every data row; header = line 1; a row's number is the line it starts on.
 
     Raises InputFormatError for missing columns, a row with the wrong number of fields, malformed
-    quoting, bytes that are not UTF-8, a NUL anywhere, or a control character in a column of
-    ``names`` (default: the ``required`` columns, the ones the reader uses).
+    quoting, bytes that are not UTF-8, a NUL anywhere, or a control character (tab, newline, any
+    C0/C1 code) in a column of ``names`` (the name readers pass the columns they read).
     """
-    names = list(required) if names is None else list(names)
+    names = list(names)
     path = Path(path)
     reader = csv.reader(iter_lines(path), delimiter=delimiter, quoting=quoting)
     try:

@@ -178,7 +178,7 @@ def test_a_control_character_in_a_quoted_csv_name_is_an_error_naming_the_line(tm
     path = tmp_path / "names.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
         f.write('id,vernacularName\n1,"House Sparrow"\n2,"' + bad + '"\n')
-    rows = iter_rows(path, ["id", "vernacularName"])
+    rows = iter_rows(path, ["id", "vernacularName"], names=["vernacularName"])
     assert next(rows) == (2, {"id": "1", "vernacularName": "House Sparrow"})
     with pytest.raises(InputFormatError, match=r"names.csv:3: column vernacularName holds a control character"):
         next(rows)
