@@ -143,7 +143,7 @@ def partition_rows(tol, instance) -> list[dict]:
 
     from tol10m_assets.defs.partitions import SHARD_PARTITIONS
     from tol10m_assets.defs.shards import CHECK_WDS
-    from tol10m_assets.store import PartitionStore
+    from tol10m_assets.store import ManifestError, PartitionStore
 
     store = PartitionStore(tol.paths().store)
     registered = set(instance.get_dynamic_partitions(SHARD_PARTITIONS))
@@ -151,7 +151,11 @@ def partition_rows(tol, instance) -> list[dict]:
     check_key = AssetCheckKey(AssetKey("shards"), CHECK_WDS)
     rows = []
     for key in keys:
-        manifest = store.read_manifest(key)
+        try:
+            manifest = store.read_manifest(key)
+        except ManifestError:
+            manifest = None
+        status = store.status(key)  # damaged: an unreadable manifest, a missing file, a sample table that differs
         history = instance.event_log_storage.get_asset_check_execution_history(
             check_key, limit=1, partition_filter=PartitionKeyFilter(key=key)
         )
@@ -162,6 +166,7 @@ def partition_rows(tol, instance) -> list[dict]:
             "generation": manifest["generation"] if manifest else "-",
             "samples": sum(manifest["samples"].values()) if manifest else 0,
             "committed": manifest.get("committed", "-") if manifest else "-",
+            "damaged": status.removeprefix("damaged: ") if status.startswith("damaged") else "-",
             "check_wds": check,
         })
     return rows

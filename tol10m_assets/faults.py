@@ -12,6 +12,7 @@ import os
 import signal
 
 FAULT_ENV = "TOL10M_FAULT"
+PAUSE_ENV = "TOL10M_PAUSE"  # <point>=<file>: at that point, write the file and wait until it is removed (races)
 
 FAULT_POINTS = (
     # a shard partition (store.py / partition.py)
@@ -29,8 +30,21 @@ FAULT_POINTS = (
 
 
 def fault_point(name: str) -> None:
-    """SIGKILL this process if ``TOL10M_FAULT`` names this point."""
+    """SIGKILL this process if ``TOL10M_FAULT`` names this point (pause it if ``TOL10M_PAUSE`` does)."""
+    pause = os.environ.get(PAUSE_ENV)
+    if pause and pause.split("=", 1)[0] == name:
+        _pause(pause.split("=", 1)[1])
     if os.environ.get(FAULT_ENV) == name:
         if name not in FAULT_POINTS:  # a typo in a test must not pass silently
             raise ValueError(f"unknown fault point {name!r}")
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pause(flag: str, limit_s: float = 600) -> None:
+    import time
+
+    with open(flag, "w") as handle:
+        handle.write(str(os.getpid()))
+    deadline = time.monotonic() + limit_s
+    while os.path.exists(flag) and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -7,6 +7,7 @@ Skips are decided in this order and counted by reason: ``bad_member_name``, ``no
 from __future__ import annotations
 
 import collections
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class PlannedSample:
     splits: tuple[str, ...]
     texts: dict[str, str] | None  # None: every rank empty (no_taxon)
     rare: bool
+    ranks: tuple[str, ...] = ()  # the seven values the captions were made of (the catalog's)
 
 
 def _text(value) -> str:
@@ -81,17 +83,18 @@ def plan_samples(rows: pd.DataFrame, mode: str, rare=None) -> dict:
     """identity → PlannedSample; captions and the species rule run once per distinct label."""
     from tol10m_assets.taxonomy import Taxon, captions
 
-    per_label: dict[tuple, tuple[dict | None, bool]] = {}
+    per_label: dict[tuple, tuple[dict | None, bool, tuple]] = {}
     plan = {}
     for row in rows.to_dict("records"):
         label = tuple(_text(row[c]) for c in (*RANK_COLUMNS, "common"))
         if label not in per_label:
             taxon = Taxon(*label[:7])
             if taxon.is_empty:
-                per_label[label] = (None, False)
+                per_label[label] = (None, False, ())
             else:
-                per_label[label] = (captions(taxon, label[7]), bool(rare is not None and rare.excludes_species(taxon)))
-        texts, rare_species = per_label[label]
+                per_label[label] = (captions(taxon, label[7]), bool(rare is not None and rare.excludes_species(taxon)),
+                                    taxon.as_tuple())
+        texts, rare_species, ranks = per_label[label]
         source = row["source"]
         rare_file = False
         if rare is not None:
@@ -104,6 +107,7 @@ def plan_samples(rows: pd.DataFrame, mode: str, rare=None) -> dict:
             splits_of(bool(row["is_val"]), bool(row["is_train_small"])),
             texts,
             rare_species or rare_file,
+            ranks,
         )
     return plan
 
@@ -171,6 +175,7 @@ class PartitionBuild:
     accounting: dict
     generation: Path
     manifest: dict | None  # the committed manifest; None when the check failed (nothing published)
+    healed: str | None = None  # why the partition was damaged before this build (a fresh generation heals it)
 
     @property
     def committed(self) -> bool:
@@ -208,17 +213,33 @@ def account(planned: int, written: int, skipped: dict, missing: list, max_corrup
     return figures, problems
 
 
-def _samples_table(records: dict):
+def _samples_table(records: dict, ranks_of: dict[str, tuple[str, ...]]):
+    """One row per written sample: its ranks exactly as its captions were made of them (never parsed
+    back from a caption: a name may hold a rank word, quotes, commas or any other text)."""
     import pyarrow as pa
 
-    from tol10m_assets.catalog import ranks_from_tag
-
-    ranks_by_tag = {tag: ranks_from_tag(tag) for tag in set(records["tag"])}
     columns = {"split": records["split"], "treeoflife_id": records["treeoflife_id"], "shard": records["shard"]}
     for i, rank in enumerate(RANK_COLUMNS):
-        columns[rank] = [ranks_by_tag[tag][i] for tag in records["tag"]]
+        columns[rank] = [ranks_of[key][i] for key in records["treeoflife_id"]]
     columns["common"] = records["common"]
     return pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+
+
+DISK_MARGIN = 1.25  # free space asked beyond the estimate (JPEG sizes vary)
+
+
+def estimated_bytes(store, partition: str, images: int, settings) -> int:
+    """What a partition's new generation will take: its last generation's bytes per image, or a
+    generous guess (a JPEG of the configured size at 1 byte per pixel), for ``images`` images."""
+    per_image = settings.width * settings.height
+    try:
+        last = store.read_manifest(partition)
+        written = sum(last["samples"].values()) if last else 0
+        if written:
+            per_image = last["bytes"] / written
+    except Exception:  # an unreadable manifest is healed later; the guess stands
+        pass
+    return int(images * per_image * DISK_MARGIN) + (1 << 20)
 
 
 def build_partition(
@@ -244,10 +265,14 @@ def build_partition(
     import pyarrow.parquet as pq
 
     from tol10m_assets.shards import check_partition_shards, write_partition
-    from tol10m_assets.store import PartitionStore, hash_files
+    from tol10m_assets.store import SAMPLES_TABLE, PartitionStore, disk_full, ensure_free, hash_files, is_enospc
 
     store = PartitionStore(paths.store)
     with store.lock(partition, owner or {}):
+        status = store.status(partition)
+        healed = status.removeprefix("damaged: ") if status.startswith("damaged") else None
+        if log and healed:
+            log(f"{partition}: damaged ({healed}); building a fresh generation")
         removed = store.remove_uncommitted(partition)
         if log and removed:
             log(f"{partition}: removed {len(removed)} uncommitted generation(s) of earlier runs")
@@ -261,21 +286,27 @@ def build_partition(
         skipped: dict[str, int] = {}
         skipped_samples: list[dict] = []
         seen: set = set()
-        records: dict[str, list] = {k: [] for k in ("split", "treeoflife_id", "shard", "tag", "common")}
+        records: dict[str, list] = {k: [] for k in ("split", "treeoflife_id", "shard", "common")}
 
         def on_sample(split, job, shard):
             records["split"].append(split)
             records["treeoflife_id"].append(job.key)
             records["shard"].append(shard)
-            records["tag"].append(job.texts["taxonTag.txt"])
             records["common"].append(job.texts["common_name.txt"])
 
+        ensure_free(store.root, estimated_bytes(store, partition, len(plan), settings), f"partition {partition}")
         generation = store.new_generation(partition)
         jobs = iter_jobs(layout, chunking, partition, plan, skipped, skipped_samples, seen)
-        result = write_partition(
-            generation, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes,
-            log=log, on_sample=on_sample,
-        )
+        try:
+            result = write_partition(
+                generation, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes,
+                log=log, on_sample=on_sample,
+            )
+        except OSError as exc:
+            if is_enospc(exc):
+                shutil.rmtree(generation, ignore_errors=True)  # give the space back now; the next run would
+                raise disk_full(generation, f"the shards of partition {partition}") from exc
+            raise
         for reason, n in skipped.items():
             result.skipped[reason] = result.skipped.get(reason, 0) + n
         result.skipped_samples[:0] = skipped_samples
@@ -288,12 +319,21 @@ def build_partition(
         for problem in problems:
             report.problem(f"{partition}: {problem}")
         if not report.passed:
-            return PartitionBuild(partition, result, report, figures, generation, None)
+            return PartitionBuild(partition, result, report, figures, generation, None, healed)
         fault_point("partition.checked")
 
-        pq.write_table(_samples_table(records), generation / "samples.parquet")
+        ranks_of = {p.treeoflife_id: p.ranks for p in plan.values()}
+        table = generation / SAMPLES_TABLE
+        try:
+            pq.write_table(_samples_table(records, ranks_of), table)
+        except OSError as exc:
+            if is_enospc(exc):
+                shutil.rmtree(generation, ignore_errors=True)
+                raise disk_full(generation, str(table)) from exc
+            raise
         shard_files = [generation / split / name for split, names in sorted(result.shards.items()) for name in names]
-        sums = hash_files(shard_files, max(2, workers))
+        sums = hash_files([*shard_files, table], max(2, workers))
+        table_sum = sums.pop()
         per_shard = collections.Counter(zip(records["split"], records["shard"]))
         manifest = {
             "run": owner or {},
@@ -306,9 +346,10 @@ def build_partition(
                 {"split": f.parent.name, "name": f.name, "bytes": size, "sha256": digest, "samples": per_shard[(f.parent.name, f.name)]}
                 for f, (size, digest) in zip(shard_files, sums)
             ],
+            "files": {SAMPLES_TABLE: {"bytes": table_sum[0], "sha256": table_sum[1]}},
             "bytes": result.bytes,
             "seconds": round(result.seconds, 3),
             "check": {"images_checked": report.images_checked, "shards": report.shards},
         }
         committed = store.commit(partition, generation, manifest)
-        return PartitionBuild(partition, result, report, figures, generation, committed)
+        return PartitionBuild(partition, result, report, figures, generation, committed, healed)

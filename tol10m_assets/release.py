@@ -34,14 +34,34 @@ from tol10m_assets.faults import fault_point
 from tol10m_assets.labels import RANK_COLUMNS
 from tol10m_assets.paths import BuildPaths
 from tol10m_assets.splits import SPLITS
-from tol10m_assets.store import PartitionStore, fsync_dir, hash_files, write_json_durable
+from tol10m_assets import releases_index
+from tol10m_assets.store import (
+    SAMPLES_TABLE,
+    ManifestError,
+    PartitionStore,
+    disk_full,
+    ensure_free,
+    fsync_dir,
+    hash_files,
+    write_json_durable,
+)
 
 STAGING_PREFIX = ".staging-"
 KEEP_RELEASES = 2  # the current one and the one before it (to roll back by relinking)
+REPAIR_COMMAND = "dagster asset materialize -m tol10m_assets.definitions --select shards --partition {partition}"
+METADATA_BYTES_PER_ROW = 2000  # catalog.csv + catalog.parquet + licences, generously
 
 
 class ReleaseRefused(RuntimeError):
     """The release cannot be built from the partitions as they are; the message says why and how to fix it."""
+
+    def __init__(self, message: str, damaged: dict[str, str] | None = None):
+        super().__init__(message)
+        self.damaged = damaged or {}
+
+
+def repair(partition: str) -> str:
+    return f"repair: {REPAIR_COMMAND.format(partition=partition)} (or UI: shards → Materialize {partition})"
 
 
 @dataclass
@@ -84,9 +104,13 @@ class StagedRelease:
         return [store.generation_dir(p, m) / "samples.parquet" for p, m in self.manifests.items()]
 
     manifests: dict = field(default_factory=dict)
+    caption_check: float = 1.0  # share of the shards whose every caption member is compared with the catalog
+    keep_releases: int = KEEP_RELEASES
+    holds: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # shared locks on the partitions read
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.holds.close()
 
 
 def shard_file_name(number: int) -> str:
@@ -109,17 +133,70 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def stage_release(paths: BuildPaths, partitions: list[str], *, verify_hashes: bool = True, hash_workers: int = 4,
-                  shard_samples: int = 0) -> StagedRelease:
+def stage_release(
+    paths: BuildPaths,
+    partitions: list[str],
+    *,
+    verify_hashes: bool = True,
+    hash_workers: int = 4,
+    caption_check: float = 1.0,
+    keep_releases: int = KEEP_RELEASES,
+    shard_samples: int = 0,
+) -> StagedRelease:
     """Verify the committed partitions against their manifests and link their shards into a staged release.
 
-    Refuses (``ReleaseRefused``) when there is no partition, when a partition has no committed
-    manifest, or when a committed file differs from its manifest (size or sha256).
+    Holds a shared lock on every partition until the release is published or discarded: a rebuild
+    commits after it. Refuses (``ReleaseRefused``) when there is no partition, when a partition has
+    no committed manifest, or when a committed file differs from its manifest (size or sha256; the
+    sample table always hashed, the shards when ``verify_hashes``); a partition found so is marked
+    damaged (its next build heals it).
     """
     if not partitions:
         raise ReleaseRefused("no shard partition is registered: materialize `mapping` and the `shards` partitions first")
+    if not 0 <= caption_check <= 1:
+        raise ValueError(f"caption_check_fraction must be between 0 and 1, not {caption_check}")
     store = PartitionStore(paths.store)
-    manifests = {p: store.read_manifest(p) for p in sorted(partitions)}
+    holds = contextlib.ExitStack()
+    try:
+        for p in sorted(partitions):
+            holds.enter_context(store.reading(p))
+        return _stage_held(paths, store, sorted(partitions), holds, verify_hashes, hash_workers, caption_check, keep_releases,
+                           shard_samples)
+    except BaseException:
+        holds.close()
+        raise
+
+
+def _read_manifests(store: PartitionStore, partitions: list[str]) -> tuple[dict, dict[str, str]]:
+    manifests, damaged = {}, {}
+    for p in partitions:
+        try:
+            manifests[p] = store.read_manifest(p)
+            if manifests[p] is not None:
+                store.generation_dir(p, manifests[p]), manifests[p]["shards"]  # noqa: B018 - the keys must be there
+        except ManifestError as exc:
+            damaged[p] = str(exc)
+        except (KeyError, TypeError) as exc:
+            damaged[p] = f"{store.manifest_path(p)}: manifest without {exc}"
+    return manifests, damaged
+
+
+def _refuse_damaged(store: PartitionStore, damaged: dict[str, list[str]]) -> None:
+    for p, problems in damaged.items():
+        store.mark_damaged(p, problems[0])
+    lines = [f"{p}: {'; '.join(problems[:3])}; {repair(p)}" for p, problems in sorted(damaged.items())]
+    raise ReleaseRefused(
+        f"{len(damaged)} partition(s) are damaged (their committed files differ from their manifests; "
+        "marked damaged: the next build of each builds a fresh generation): " + " | ".join(lines[:20]),
+        damaged={p: problems[0] for p, problems in damaged.items()},
+    )
+
+
+def _stage_held(paths, store, partitions, holds, verify_hashes, hash_workers, caption_check, keep_releases,
+                shard_samples=0) -> StagedRelease:
+    manifests, unreadable = _read_manifests(store, partitions)
+    if unreadable:
+        _refuse_damaged(store, {p: [why] for p, why in unreadable.items()})
     never = [p for p, m in manifests.items() if m is None]
     if never:
         raise ReleaseRefused(
@@ -129,39 +206,47 @@ def stage_release(paths: BuildPaths, partitions: list[str], *, verify_hashes: bo
     # verify every committed file against its manifest: one pool for all partitions
     start = time.monotonic()
     files = [(p, s, store.generation_dir(p, m) / s["split"] / s["name"]) for p, m in manifests.items() for s in m["shards"]]
-    problems = []
+    small = [(p, rec, store.generation_dir(p, m) / name) for p, m in manifests.items() for name, rec in sorted(m.get("files", {}).items())]
+    problems: dict[str, list[str]] = {}
+    unhashed = []
     for p, m in manifests.items():
-        table = store.generation_dir(p, m) / "samples.parquet"
+        table = store.generation_dir(p, m) / SAMPLES_TABLE
         if not table.is_file():
-            problems.append(f"{p}: {table} is missing")
+            problems.setdefault(p, []).append(f"{table} is missing")
+        elif SAMPLES_TABLE not in m.get("files", {}):
+            unhashed.append(p)  # a manifest from before the sample table was hashed: the caption check covers it
+    for p, s, f in files + small:
+        if not f.is_file() and f.name != SAMPLES_TABLE:
+            problems.setdefault(p, []).append(f"{f} named by the manifest is missing")
     present = [(p, s, f) for p, s, f in files if f.is_file()]
-    problems += [f"{p}: {f} named by the manifest is missing" for p, s, f in files if not f.is_file()]
+    small_present = [(p, s, f) for p, s, f in small if f.is_file()]
     if verify_hashes:
-        sums = hash_files([f for _, _, f in present], hash_workers)
-    else:
-        sums = [(f.stat().st_size, None) for _, _, f in present]
+        sums = hash_files([f for _, _, f in present + small_present], hash_workers)
+    else:  # sizes only for the shards; the small files are always hashed
+        sums = [(f.stat().st_size, None) for _, _, f in present] + hash_files([f for _, _, f in small_present], hash_workers)
     total = 0
-    for (p, s, f), (size, digest) in zip(present, sums):
+    for (p, s, f), (size, digest) in zip(present + small_present, sums):
         total += size
         if size != s["bytes"]:
-            problems.append(f"{p}: {f} has {size} bytes, its manifest says {s['bytes']}")
+            problems.setdefault(p, []).append(f"{f} has {size} bytes, its manifest says {s['bytes']}")
         elif digest is not None and digest != s["sha256"]:
-            problems.append(f"{p}: {f} does not match the sha256 in its manifest (changed after it was written)")
+            problems.setdefault(p, []).append(f"{f} does not match the sha256 in its manifest (changed after it was written)")
     seconds = time.monotonic() - start
     if problems:
-        raise ReleaseRefused(
-            f"{len(problems)} committed file(s) differ from their manifests; re-materialize the partitions named: "
-            + "; ".join(problems[:20])
-        )
+        _refuse_damaged(store, problems)
     paths.releases.mkdir(parents=True, exist_ok=True)
+    rows = sum(n for m in manifests.values() for n in m["samples"].values())
+    ensure_free(paths.releases, rows * METADATA_BYTES_PER_ROW + (1 << 20), "the release's catalog, licences and indexes")
     name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-    staged = StagedRelease(paths, paths.releases / f"{STAGING_PREFIX}{name}", name, sorted(partitions), manifests=manifests)
+    staged = StagedRelease(paths, paths.releases / f"{STAGING_PREFIX}{name}", name, sorted(partitions), manifests=manifests,
+                           caption_check=caption_check, keep_releases=keep_releases, holds=holds)
     staged.verify = {
-        "files": len(files),
+        "files": len(files) + len(small),
         "bytes": total,
         "seconds": round(seconds, 3),
         "hashed": verify_hashes,
         "mb_per_s": round(total / 1e6 / seconds, 1) if seconds > 0 else None,
+        "sample_tables_unhashed": unhashed,
     }
     staged.folder.mkdir()
     try:
@@ -173,7 +258,7 @@ def stage_release(paths: BuildPaths, partitions: list[str], *, verify_hashes: bo
             _link_shards(staged, store)
         fault_point("release.linked")
     except BaseException:
-        staged.discard()
+        shutil.rmtree(staged.folder, ignore_errors=True)
         raise
     return staged
 
@@ -254,8 +339,13 @@ def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
             ORDER BY CASE s.split {order} ELSE {len(SPLITS)} END, s.split, s.treeoflife_id
             """
         )
-        con.execute(f"COPY catalog TO '{_sql_path(staged.catalog_parquet)}' (FORMAT parquet)")
-        con.execute(f"COPY catalog TO '{_sql_path(staged.catalog_csv)}' (FORMAT csv, HEADER)")
+        for target, form in ((staged.catalog_parquet, "parquet"), (staged.catalog_csv, "csv, HEADER")):
+            try:
+                con.execute(f"COPY catalog TO '{_sql_path(target)}' (FORMAT {form})")
+            except Exception as exc:  # DuckDB reports a full disk as an IOException
+                if "No space left" in str(exc):
+                    raise disk_full(target.parent, str(target)) from exc
+                raise
         counts = dict(con.execute("SELECT split, count(*) FROM read_parquet(?) GROUP BY split", [str(staged.catalog_parquet)]).fetchall())
     finally:
         con.close()
@@ -291,13 +381,118 @@ def consistency_problems(staged: StagedRelease) -> dict:
         con.close()
     mismatch = {s: [int(rows.get(s, 0)), n] for s, n in staged.sizes.items() if int(rows.get(s, 0)) != n}
     figures["rows_vs_shards_mismatch"] = mismatch
+    figures["shard_files_differ"] = [
+        f"{s['split']}/{s['name']}" for s in staged.shards
+        if (staged.dataset / s["split"] / s["name"]).stat().st_size != s["bytes"]
+    ][:20]
+    captions = check_captions(staged)
+    staged.verify["captions"] = {k: v for k, v in captions.items() if k != "examples"}
+    figures["captions_differ_from_catalog"] = captions["examples"]
     figures["rows"] = int(sum(rows.values()))
     return figures
 
 
+def check_captions(staged: StagedRelease) -> dict:
+    """Every caption member of every sample of the checked shards (``caption_check``: all, or that
+    share of the shards, chosen by their sha256) against the captions the catalog row makes.
+
+    The expected captions are made once per distinct label (Python), hashed per catalog row in
+    DuckDB (one table, spilled if large); each shard's text members are read (no image payload) and
+    compared by hash in one query per shard: memory stays that of one shard. Returns the figures,
+    the cost and up to 20 examples naming the members that differ.
+    """
+    import pyarrow as pa
+
+    from tol10m_assets.shards import iter_shard_members
+    from tol10m_assets.taxonomy.taxon import caption_texts
+
+    start = time.monotonic()
+    chosen = [s for s in staged.shards if staged.caption_check >= 1 or int(s["sha256"][:8], 16) < staged.caption_check * 2**32]
+    if not chosen and staged.caption_check > 0 and staged.shards:
+        chosen = staged.shards[:1]
+    members = list(caption_texts(("",) * 7, "x"))
+    label = [*RANK_COLUMNS, "common"]
+    digest = lambda alias: "md5(concat_ws(chr(31), " + ", ".join(f'coalesce({alias}."{m}", chr(30))' for m in members) + "))"  # noqa: E731
+    got_cols = ", ".join(f'g."{m}"' for m in members)
+    want_cols = ", ".join(f'e."{m}"' for m in members)
+    samples, read, bad = 0, 0, []
+    con = connect()
+    try:
+        con.read_parquet(str(staged.catalog_parquet)).create_view("c")
+        distinct = con.execute("SELECT DISTINCT " + ", ".join(f'"{c}"' for c in label) + " FROM c").fetchall()
+        expected = {c: [] for c in [*label, *members]}
+        for row in distinct:
+            texts = caption_texts(tuple(v or "" for v in row[:7]), row[7] or "")
+            for c, v in zip(label, row):
+                expected[c].append(v)
+            for m in members:
+                expected[m].append(texts[m])
+        con.register("e", pa.table({k: pa.array(v, type=pa.string()) for k, v in expected.items()}))
+        on = " AND ".join(f'e."{c}" IS NOT DISTINCT FROM c."{c}"' for c in label)
+        con.execute(f"CREATE TEMP TABLE want AS SELECT c.split, c.treeoflife_id, {digest('e')} AS h FROM c JOIN e ON {on}")
+        for shard in chosen:
+            path = staged.dataset / shard["split"] / shard["name"]
+            read += shard["bytes"]
+            got: dict[str, list] = {"treeoflife_id": [], **{m: [] for m in members}}
+            for sample in iter_shard_members(path):
+                got["treeoflife_id"].append(sample["__key__"])
+                for m in members:
+                    got[m].append(sample.get(m))
+            samples += len(got["treeoflife_id"])
+            con.register("got", pa.table({k: pa.array(v, type=pa.string()) for k, v in got.items()}))
+            bad += [
+                (shard["split"], shard["name"], key, no_row, dict(zip(members, texts)) if len(bad) < 20 else None)
+                for key, no_row, *texts in con.execute(
+                    f"""SELECT g.treeoflife_id, w.h IS NULL, {got_cols}
+                        FROM got g LEFT JOIN (SELECT * FROM want WHERE split = ?) w USING (treeoflife_id)
+                        WHERE w.h IS NULL OR {digest('g')} <> w.h ORDER BY g.treeoflife_id""",
+                    [shard["split"]],
+                ).fetchall()
+            ]
+            con.unregister("got")
+        examples = []
+        for split, shard_name, key, no_row, texts in bad[:20]:
+            if no_row:
+                examples.append(f"{split}/{shard_name} {key}: no catalog row")
+                continue
+            want = con.execute(
+                f"SELECT {want_cols} FROM c JOIN e ON {on} WHERE c.split = ? AND c.treeoflife_id = ?",
+                [split, key],
+            ).fetchone()
+            differ = [m for m, w in zip(members, want) if texts[m] != w]
+            examples.append(f"{split}/{shard_name} {key}: {','.join(differ)} differ from the catalog row")
+    finally:
+        con.close()
+    seconds = time.monotonic() - start
+    return {"share": staged.caption_check, "shards": len(chosen), "of_shards": len(staged.shards), "samples": samples,
+            "mismatches": len(bad), "bytes_of_shards": read, "seconds": round(seconds, 3),
+            "samples_per_s": round(samples / seconds) if seconds > 0 else None, "examples": examples}
+def rebuilt_during(staged: StagedRelease) -> list[str]:
+    """Partitions whose committed generation is no longer the one this release read."""
+    store = PartitionStore(staged.paths.store)
+    changed = []
+    for p, m in staged.manifests.items():
+        try:
+            now = store.read_manifest(p)
+        except ManifestError:
+            now = None
+        if not now or now.get("generation") != m["generation"]:
+            changed.append(p)
+    return changed
+
+
 def publish(staged: StagedRelease, summary: dict | None = None) -> Path:
-    """Commit: rename the staged release into place and switch ``published`` to it (one rename)."""
+    """Commit: rename the staged release into place and switch ``published`` to it (one rename).
+
+    Refuses if a partition it read was rebuilt meanwhile (possible only where locks do not work);
+    records the release in ``releases/index.json`` before switching; then removes the recorded
+    releases beyond ``keep_releases`` (never a folder it did not make) and releases its locks."""
     paths = staged.paths
+    changed = rebuilt_during(staged)
+    if changed:
+        raise ReleaseRefused(
+            "; ".join(f"partition {p} was rebuilt during the release" for p in changed) + ": run publish again"
+        )
     record = {
         "name": staged.name,
         "size": paths.size_name,
@@ -308,6 +503,7 @@ def publish(staged: StagedRelease, summary: dict | None = None) -> Path:
         **(summary or {}),
     }
     write_json_durable(record, staged.folder / "release.json")
+    releases_index.record(paths.releases, staged.name)
     final = paths.releases / staged.name
     os.replace(staged.folder, final)
     fsync_dir(paths.releases)
@@ -316,8 +512,9 @@ def publish(staged: StagedRelease, summary: dict | None = None) -> Path:
     os.symlink(Path("releases") / staged.name, link_tmp)
     os.replace(link_tmp, paths.published)
     fsync_dir(paths.root)
+    staged.holds.close()
     fault_point("release.committed")
-    remove_old_releases(paths)
+    remove_old_releases(paths, staged.keep_releases)
     return final
 
 
@@ -329,23 +526,22 @@ def current_release(paths: BuildPaths) -> dict | None:
 
 
 def remove_old_releases(paths: BuildPaths, keep: int = KEEP_RELEASES) -> list[str]:
-    """Staging leftovers and all but the newest ``keep`` releases (never the published one)."""
+    """Leftovers of killed releases (staging folders, temporary links and index files) and the
+    releases of ``releases/index.json`` beyond the newest ``keep`` (never the published one nor the
+    one before it). Folders the build did not make are never touched."""
     if not paths.releases.is_dir():
         return []
     current = os.readlink(paths.published) if paths.published.is_symlink() else ""
-    current_name = Path(current).name
-    removed = []
-    finished = sorted(p for p in paths.releases.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for old in finished[:-keep] if keep else finished:
-        if old.name != current_name:
-            shutil.rmtree(old, ignore_errors=True)
-            removed.append(old.name)
+    removed = releases_index.prune(paths.releases, Path(current).name, keep)
     for leftover in paths.releases.glob(f"{STAGING_PREFIX}*"):
         with contextlib.suppress(OSError):
             shutil.rmtree(leftover)
             removed.append(leftover.name)
+    for leftover in [*paths.releases.glob(f".{releases_index.INDEX}.tmp-*"), *paths.root.glob(".published.tmp-*")]:
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed.append(leftover.name)
     return removed
-
 
 
 def eol_rows(staged: StagedRelease):

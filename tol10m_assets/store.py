@@ -6,6 +6,11 @@
         gen-<token>/              a generation: <split>/shard-<partition>-NNNNNN.tar,
                                   samples.parquet (one row per written sample), manifest.json
 
+        DAMAGED                   why the partition cannot be trusted (written when that is found;
+                                  removed by the next commit, which heals it)
+        .readers                  held shared (fcntl) by every release that reads the partition: a
+                                  commit waits for them, so a generation never vanishes under a reader
+
 A run writes a new generation beside the committed one, checks it, hashes it and commits it by
 renaming one file over ``manifest.json``. A kill at any instant leaves the old manifest (and the
 old generation, untouched) or the new one: never a mix. Generations the manifest does not name are
@@ -16,6 +21,7 @@ never changes a published file. No Dagster imports.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import errno
@@ -27,6 +33,7 @@ import secrets
 import shutil
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -38,8 +45,13 @@ MANIFEST = "manifest.json"
 SAMPLES_TABLE = "samples.parquet"
 LOCK = ".lock"
 GENERATION_PREFIX = "gen-"
+READERS = ".readers"
+DAMAGED = "DAMAGED"
+TEMP_MANIFESTS = f".{MANIFEST}.tmp-*"
 MANIFEST_FORMAT = 1
 HASH_CHUNK = 8 << 20
+FREE_BYTES_ENV = "TOL10M_FREE_BYTES"  # tests: pretend the file system has this many bytes free
+READER_WAIT_S = 6 * 3600  # how long a commit waits for the releases reading the partition
 
 
 class PartitionLocked(RuntimeError):
@@ -48,6 +60,61 @@ class PartitionLocked(RuntimeError):
 
 class ManifestError(RuntimeError):
     """A committed manifest that does not match the files it names."""
+
+
+class DiskFull(OSError):
+    """Not enough free space for what is about to be written; names the file system."""
+
+
+def mount_of(path: Path) -> Path:
+    """The mount point holding ``path`` (for messages)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists():
+        path = path.parent
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
+
+
+def free_bytes(folder: Path) -> int:
+    """Free bytes of the file system holding ``folder`` (``TOL10M_FREE_BYTES`` overrides, for tests)."""
+    forced = os.environ.get(FREE_BYTES_ENV)
+    if forced:
+        return int(forced)
+    folder = Path(folder)
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def disk_full(folder: Path, what: str, need: int | None = None, free: int | None = None) -> DiskFull:
+    free = free_bytes(folder) if free is None else free
+    needs = f", {what} needs about {human(need)}" if need is not None else f" while writing {what}"
+    return DiskFull(
+        errno.ENOSPC,
+        f"not enough free space on the file system mounted at {mount_of(folder)} (for {folder}): {human(free)} free"
+        f"{needs}; free space there (or point data_root at a larger file system) and run again: the next run "
+        "removes what this one left",
+    )
+
+
+def ensure_free(folder: Path, need: int, what: str) -> None:
+    """Fail before writing when the file system of ``folder`` has less than ``need`` bytes free."""
+    free = free_bytes(folder)
+    if free < need:
+        raise disk_full(folder, what, need, free)
+
+
+def is_enospc(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -63,11 +130,17 @@ def write_json_durable(obj, path: Path) -> None:
     """Write JSON to a unique temporary file, fsync it, rename it over ``path``, fsync the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    with open(tmp, "w") as handle:
-        handle.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if is_enospc(exc):
+            raise disk_full(path.parent, str(path)) from exc
+        raise
     fsync_dir(path.parent)
 
 
@@ -138,6 +211,62 @@ def exclusive(path: Path, owner: dict, what: str) -> Iterator[None]:
 
 
 
+_READING: collections.Counter = collections.Counter()  # this process's shared holds (fcntl cannot tell)
+
+
+@contextlib.contextmanager
+def shared(path: Path, what: str, timeout: float = READER_WAIT_S) -> Iterator[None]:
+    """Hold a shared lock on ``path`` (many readers at once); waits while a writer holds it."""
+    key = str(Path(path).resolve())
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _wait_lock(fd, fcntl.LOCK_SH, timeout, lambda: f"{what}: a commit holds {path}")
+        with _HELD_GUARD:
+            _READING[key] += 1
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _READING[key] -= 1
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def excluding_readers(path: Path, what: str, timeout: float = READER_WAIT_S) -> Iterator[None]:
+    """Hold ``path`` exclusively: wait until no reader (a release) holds it shared."""
+    key = str(Path(path).resolve())
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with _HELD_GUARD:
+                busy = _READING[key] > 0
+            if not busy:
+                break
+            if time.monotonic() > deadline:
+                raise PartitionLocked(f"{what}: a release of this process is still reading it after {timeout:.0f} s")
+            time.sleep(0.2)
+        _wait_lock(fd, fcntl.LOCK_EX, timeout, lambda: f"{what}: a release is still reading it after {timeout:.0f} s "
+                   "(wait for it, or cancel it)")
+        yield
+    finally:
+        os.close(fd)
+
+
+def _wait_lock(fd: int, kind: int, timeout: float, message) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.lockf(fd, kind | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
+        if time.monotonic() > deadline:
+            raise PartitionLocked(message())
+        time.sleep(0.2)
+
 
 class PartitionStore:
     """The store folder of one image size (``<data root>/store/<W>x<H>``)."""
@@ -161,6 +290,57 @@ class PartitionStore:
         except (ValueError, OSError) as exc:
             raise ManifestError(f"{path}: unreadable manifest ({exc})") from None
 
+    def damaged_reason(self, partition: str) -> str | None:
+        """Why the partition is marked damaged (by a check that found it so), or None."""
+        try:
+            return json.loads((self.folder(partition) / DAMAGED).read_text()).get("reason") or "damaged"
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return "damaged (unreadable DAMAGED marker)"
+
+    def mark_damaged(self, partition: str, reason: str) -> None:
+        """Record that the partition's committed files cannot be trusted (its next commit heals it)."""
+        with contextlib.suppress(OSError):
+            write_json_durable({"reason": reason, "since": _now()}, self.folder(partition) / DAMAGED)
+
+    def problems(self, partition: str, *, hash_shards: bool = False) -> list[str]:
+        """What is wrong with the committed generation: an unreadable manifest, a file of it missing or
+        different from its manifest (sizes; sha256 of the small files always, of the shards if asked)."""
+        try:
+            manifest = self.read_manifest(partition)
+        except ManifestError as exc:
+            return [str(exc)]
+        if manifest is None:
+            return []
+        try:
+            gen = self.generation_dir(partition, manifest)
+            files = [(gen / name, rec) for name, rec in sorted(manifest.get("files", {}).items())]
+            shards = [(gen / s["split"] / s["name"], s) for s in manifest["shards"]]
+        except (KeyError, TypeError) as exc:
+            return [f"{self.manifest_path(partition)}: manifest without {exc} (damaged)"]
+        out = []
+        for path, rec in files + shards:
+            if not path.is_file():
+                out.append(f"{path} named by the manifest is missing")
+                continue
+            size = path.stat().st_size
+            if size != rec["bytes"]:
+                out.append(f"{path} has {size} bytes, its manifest says {rec['bytes']}")
+            elif (hash_shards or (path, rec) in files) and sha256_file(path)[1] != rec["sha256"]:
+                out.append(f"{path} does not match the sha256 in its manifest (changed after it was written)")
+        return out
+
+    def status(self, partition: str) -> str:
+        """``committed``, ``damaged: <reason>`` or ``never committed`` (cheap: the small files hashed)."""
+        reason = self.damaged_reason(partition)
+        if reason:
+            return f"damaged: {reason}"
+        problems = self.problems(partition)
+        if problems:
+            return f"damaged: {problems[0]}"
+        return "committed" if self.manifest_path(partition).is_file() else "never committed"
+
     def committed_partitions(self) -> list[str]:
         if not self.root.is_dir():
             return []
@@ -182,17 +362,33 @@ class PartitionStore:
         return exclusive(folder / LOCK, owner, f"partition {partition}")
 
     def remove_uncommitted(self, partition: str) -> list[str]:
-        """Remove every generation the manifest does not name (call with the lock held)."""
+        """Remove every generation the manifest does not name, and temporary manifests of killed runs
+        (call with the lock held). An unreadable manifest commits nothing: it is set aside as
+        ``.manifest.json.damaged`` and every generation goes (a fresh one is built)."""
         folder = self.folder(partition)
-        manifest = self.read_manifest(partition)
-        keep = manifest["generation"] if manifest else None
         removed = []
+        try:
+            manifest = self.read_manifest(partition)
+        except ManifestError:
+            os.replace(self.manifest_path(partition), folder / f".{MANIFEST}.damaged")
+            removed.append(MANIFEST)
+            manifest = None
+        keep = manifest.get("generation") if isinstance(manifest, dict) else None
         if folder.is_dir():
             for entry in sorted(folder.iterdir()):
                 if entry.name.startswith(GENERATION_PREFIX) and entry.name != keep and entry.is_dir():
                     shutil.rmtree(entry)
                     removed.append(entry.name)
+            for temp in sorted(folder.glob(TEMP_MANIFESTS)):
+                temp.unlink(missing_ok=True)
+                removed.append(temp.name)
         return removed
+
+    def reading(self, partition: str):
+        """Hold the partition for reading (a release): its commit waits until this is released."""
+        folder = self.folder(partition)
+        folder.mkdir(parents=True, exist_ok=True)
+        return shared(folder / READERS, f"partition {partition}")
 
     def new_generation(self, partition: str, token: str | None = None) -> Path:
         """A fresh, empty generation folder (call with the lock held)."""
@@ -215,10 +411,12 @@ class PartitionStore:
             fsync_dir(generation / shard["split"])
         write_json_durable(manifest, generation / MANIFEST)
         fault_point("partition.manifest-staged")
-        write_json_durable(manifest, self.manifest_path(partition))
-        fault_point("partition.committed")
-        self.remove_uncommitted(partition)
-        fault_point("partition.old-removed")
+        with excluding_readers(self.folder(partition) / READERS, f"partition {partition}"):
+            write_json_durable(manifest, self.manifest_path(partition))
+            fault_point("partition.committed")
+            (self.folder(partition) / DAMAGED).unlink(missing_ok=True)
+            self.remove_uncommitted(partition)
+            fault_point("partition.old-removed")
         return manifest
 
 

@@ -117,9 +117,10 @@ def publish_release(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     with exclusive(paths.releases / ".lock", {"run_id": context.run.run_id}, "the release"):
         try:
             staged = release.stage_release(paths, partitions, verify_hashes=tol.verify_hashes, hash_workers=max(2, tol.worker_count()),
+                                           caption_check=tol.caption_check_fraction, keep_releases=tol.keep_releases,
                                            shard_samples=tol.release_shard_samples)
         except release.ReleaseRefused as exc:
-            raise Failure(description=f"not published: {exc}") from None
+            raise Failure(description=f"not published: {exc}", metadata={"damaged": MetadataValue.json(exc.damaged)}) from None
         try:
             outcome = _stage_and_check(context, tol, staged)
             for check in outcome["checks"]:

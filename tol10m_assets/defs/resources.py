@@ -101,7 +101,18 @@ class TreeOfLifeConfig(ConfigurableResource):
         "split's samples into shards of N samples (the last the only short one), partitions interleaved.",
     )
     verify_hashes: bool = Field(
-        default=True, description="The catalog re-hashes every committed shard (sha256) before publishing; false: sizes only."
+        default=True, description="The catalog re-hashes every committed shard (sha256) before publishing; false: sizes "
+        "only (the sample tables and manifests are always hashed)."
+    )
+    caption_check_fraction: float = Field(
+        default=1.0, ge=0, le=1,
+        description="Share of the staged release's shards whose every caption member is compared with its catalog row "
+        "before switching (1: all; the cost is in the release's `verified` metadata).",
+    )
+    keep_releases: int = Field(
+        default=2, ge=2,
+        description="Releases kept under releases/ (the build's own, from releases/index.json): the published one and "
+        "the ones before it, for a roll-back; never fewer than 2.",
     )
     taxa_thresholds: dict[str, list[float]] = Field(
         default_factory=lambda: _default_thresholds(), description=_thresholds_description()

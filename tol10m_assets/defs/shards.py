@@ -128,6 +128,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
             "generation": build.manifest["generation"],
             "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
             **thumbnail_entries_from_samples(result.first_samples),  # the writer's first samples: no shard read again
+            **({"healed": f"was damaged: {build.healed}"} if build.healed else {}),
         }
     )
 

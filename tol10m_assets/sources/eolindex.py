@@ -13,13 +13,18 @@ tar end-of-archive block (a copy cut short, even exactly at a member boundary), 
 short or corrupt, or a member whose data runs past the end raise :class:`InputFormatError` naming
 the archive (and the member): no index is written for it, so nothing half-listed is ever reused.
 
-An index whose archive changed since (size or mtime) is stale and built again; an unreadable one
-too. It is written under a temporary name and renamed; a folder that cannot be written (a
+Besides size and mtime, the index records a content fingerprint of the archive (sha256 of its first
+and last MB and of every Nth member's header block: a few MB read, whatever the set's size) and the
+CRC-32 of every member's data. An index whose archive changed since (size, mtime or fingerprint:
+``touch -r`` does not hide a rewrite) is stale and built again; an unreadable one too. A member
+whose bytes do not match their CRC when read raises :class:`SetChanged` naming the set, and the
+stale index is removed, so the next run indexes the set again. It is written under a temporary name and renamed; a folder that cannot be written (a
 read-only dataset) only means the index is kept in memory for this run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tarfile
@@ -31,18 +36,22 @@ from typing import Iterable, Iterator
 
 from tol10m_assets.errors import InputFormatError
 
-try:  # ISA-L's inflate; the standard library's gzip otherwise (same bytes, slower)
+try:  # ISA-L's inflate and CRC; the standard library's otherwise (same bytes, slower)
     from isal import igzip as _gzip
+    from isal.isal_zlib import crc32 as _crc32
     from isal.isal_zlib import error as _InflateError
 except ImportError:  # pragma: no cover - isal is a dependency
     import gzip as _gzip
 
     _InflateError = zlib.error
+    _crc32 = zlib.crc32
 
 INDEX_FORMAT = "tol10m-eol-set-index"
 INDEX_VERSION = 1
 INDEX_SUFFIX = ".index"
 STREAM_BUFFER = 1 << 20
+FINGERPRINT_EDGE = 1 << 20  # bytes hashed at each end of the archive
+FINGERPRINT_HEADERS = 1024  # at most this many member headers hashed (plain tar)
 # errors of a damaged archive, wrapped into InputFormatError naming it
 _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, _InflateError)
 
@@ -54,6 +63,38 @@ class Member:
     name: str
     offset: int
     size: int
+    crc: int | None = None  # CRC-32 of the data, recorded at index time
+
+
+class SetChanged(OSError):
+    """An image set whose bytes are not those it was indexed with; the message names the set."""
+
+
+def check_member(archive: Path, member: Member, data: bytes) -> None:
+    """Raise :class:`SetChanged` (and drop the stale index) when ``data`` is not the indexed member."""
+    if member.crc is not None and _crc32(data) != member.crc:
+        index_path(archive).unlink(missing_ok=True)
+        raise SetChanged(
+            f"{archive}: member {member.name!r} is not the one indexed (CRC-32 differs): the image set changed "
+            "after it was indexed (same size and mtime: rewritten or copied over); its index is removed: "
+            "re-materialize `mapping`, then this partition"
+        )
+
+
+def fingerprint(archive: Path, members) -> str:
+    """sha256 of the archive's first and last MB and of every Nth member's header block (a plain
+    tar's headers are at known offsets; a gzip file's last MB holds its stream's CRC and length)."""
+    archive = Path(archive)
+    digest = hashlib.sha256()
+    with open(archive, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        digest.update(os.pread(f.fileno(), FINGERPRINT_EDGE, 0))
+        digest.update(os.pread(f.fileno(), FINGERPRINT_EDGE, max(0, size - FINGERPRINT_EDGE)))
+        if not archive.name.endswith(".gz") and members:
+            step = max(1, len(members) // FINGERPRINT_HEADERS)
+            for m in members[::step]:
+                digest.update(os.pread(f.fileno(), 512, max(0, m.offset - 512)))
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -62,6 +103,7 @@ class SetIndex:
     size: int  # of the archive file when indexed
     mtime_ns: int
     members: tuple[Member, ...]
+    fingerprint: str = ""
 
     @property
     def compressed(self) -> bool:
@@ -121,7 +163,7 @@ def build_index(archive: Path) -> SetIndex:
                     if info.issparse():
                         raise InputFormatError(archive, "sparse members are not supported", member=info.name)
                     if info.isfile():
-                        members.append(Member(info.name, info.offset_data, info.size))
+                        members.append(Member(info.name, info.offset_data, info.size, _data_crc(tar, info)))
                 end_seen = getattr(tar, "tol10m_end_seen", False)
             if archive.name.endswith(".gz"):  # the rest of the stream: its CRC and length are checked at its end
                 while raw.read(STREAM_BUFFER):
@@ -135,7 +177,22 @@ def build_index(archive: Path) -> SetIndex:
         raise InputFormatError(
             archive, f"truncated: no end-of-archive block {where} ({len(members)} files read); the copy is incomplete"
         )
-    return SetIndex(archive, st.st_size, st.st_mtime_ns, tuple(members))
+    members = tuple(members)
+    return SetIndex(archive, st.st_size, st.st_mtime_ns, members, fingerprint(archive, members))
+
+
+def _data_crc(tar: tarfile.TarFile, info: tarfile.TarInfo) -> int:
+    """CRC-32 of a member's data, read through (in a stream, tarfile skips it the same way)."""
+    crc = 0
+    handle = tar.extractfile(info)
+    left = info.size
+    while left > 0:
+        chunk = handle.read(min(STREAM_BUFFER, left))
+        if not chunk:
+            break  # cut short: the walk reports it
+        crc = _crc32(chunk, crc)
+        left -= len(chunk)
+    return crc
 
 
 def _to_json(index: SetIndex) -> dict:
@@ -146,12 +203,14 @@ def _to_json(index: SetIndex) -> dict:
         "size": index.size,
         "mtime_ns": index.mtime_ns,
         "end_seen": True,
-        "members": [[m.name, m.offset, m.size] for m in index.members],
+        "fingerprint": index.fingerprint,
+        "members": [[m.name, m.offset, m.size, m.crc] for m in index.members],
     }
 
 
 def load_index(archive: Path) -> SetIndex | None:
-    """The stored index if it is whole and still describes the archive (same size and mtime)."""
+    """The stored index if it is whole and still describes the archive (same size, mtime and
+    content fingerprint; an index without a fingerprint or CRCs, from an earlier version, is stale)."""
     archive = Path(archive)
     try:
         st = archive.stat()
@@ -165,7 +224,10 @@ def load_index(archive: Path) -> SetIndex | None:
             or data.get("mtime_ns") != st.st_mtime_ns
         ):
             return None
-        members = tuple(Member(str(n), int(o), int(s)) for n, o, s in data["members"])
+        members = tuple(Member(str(n), int(o), int(s), int(c)) for n, o, s, c in data["members"])
+        stored_fingerprint = data["fingerprint"]
+        if not isinstance(stored_fingerprint, str) or fingerprint(archive, members) != stored_fingerprint:
+            return None
     except (OSError, ValueError, TypeError, KeyError):
         return None
     end = 0
@@ -173,7 +235,7 @@ def load_index(archive: Path) -> SetIndex | None:
         if m.offset < end or m.size < 0:
             return None
         end = m.offset + m.size
-    return SetIndex(archive, st.st_size, st.st_mtime_ns, members)
+    return SetIndex(archive, st.st_size, st.st_mtime_ns, members, stored_fingerprint)
 
 
 def save_index(index: SetIndex) -> Path:
@@ -223,12 +285,13 @@ def read_members(index: SetIndex, wanted: Iterable[Member]) -> Iterator[bytes]:
                 data = f.read(member.size)
                 if len(data) != member.size:
                     raise InputFormatError(archive, "the archive ends inside this member (truncated?)", member=member.name)
+                check_member(archive, member, data)
                 pos = member.offset + member.size
                 yield data
             member = None
             while f.read(STREAM_BUFFER):
                 pass
-    except InputFormatError:
+    except (InputFormatError, SetChanged):
         raise
     except _ARCHIVE_ERRORS as exc:
         raise InputFormatError(

@@ -34,7 +34,7 @@ from tol10m_assets.sources.chunks import (
     inat21_partition,
     parse_partition,
 )
-from tol10m_assets.sources.eolindex import Member, SetIndex, read_members, set_index
+from tol10m_assets.sources.eolindex import Member, SetIndex, check_member, read_members, set_index
 
 EOL_MEMBER_RE = re.compile(r"(\d+)_(\d+)_eol.*jpg")
 PUBLISHED_MEMBER_RE = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jpg")
@@ -112,12 +112,14 @@ class MemberSlice:
     member: str
     offset: int
     size: int
+    crc: int | None = None  # recorded at index time: a member rewritten since is an error naming the set
 
     def read_bytes(self) -> bytes:
         with open(self.archive, "rb") as f:
             data = os.pread(f.fileno(), self.size, self.offset)
         if len(data) != self.size:
             raise OSError(f"{self.archive}:{self.member}: the archive ends inside the member (truncated?)")
+        check_member(self.archive, Member(self.member, self.offset, self.size, self.crc), data)
         return data
 
 
@@ -183,7 +185,7 @@ def _iter_eol_tar(tar_path: Path, mode: str, with_bytes: bool) -> Iterator[tuple
         return
     if not index.compressed:
         for rec, m in _eol_records(index, mode):
-            yield rec, None if rec.bad_name else MemberSlice(index.archive, m.name, m.offset, m.size)
+            yield rec, None if rec.bad_name else MemberSlice(index.archive, m.name, m.offset, m.size, m.crc)
         return
     # the same records twice, lazily: one pass picks the members to read, the other yields them
     data = read_members(index, (m for rec, m in _eol_records(index, mode) if not rec.bad_name))

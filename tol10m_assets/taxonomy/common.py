@@ -48,7 +48,7 @@ class CommonNames:
         return names
 
     def _add_itis(self, path: Path) -> None:
-        for line, row in iter_rows(path, ITIS_COLUMNS):
+        for line, row in iter_rows(path, ITIS_COLUMNS, names=ITIS_COLUMNS):
             commons = row["terminal_vernacular"].split(", ")
             langs = row["terminal_vernacular_lang"].split(", ")
             for common, lang in zip(commons, langs):  # lists of unequal length: zip stops at the shorter
@@ -60,11 +60,11 @@ class CommonNames:
 
     def _add_inat(self, taxa: Path, vernacular: Path) -> None:
         by_id: dict[int, tuple[str, str]] = {}
-        for line, row in iter_rows(taxa, INAT_TAXA_COLUMNS):
+        for line, row in iter_rows(taxa, INAT_TAXA_COLUMNS, names=INAT_TAXA_COLUMNS):
             if row["taxonRank"] in ("species", "variety"):
                 taxon = Taxon(*(row[c] for c in INAT_TAXA_COLUMNS[3:]))
                 by_id[parse_int(taxa, line, "id", row["id"])] = (taxon.scientific, row["scientificName"])
-        for line, row in iter_rows(vernacular, ["id", "vernacularName"]):
+        for line, row in iter_rows(vernacular, ["id", "vernacularName"], names=["id", "vernacularName"]):
             name = row["vernacularName"]
             if not name:
                 continue  # an empty name never hides a later real one
@@ -75,7 +75,7 @@ class CommonNames:
 
     def _add_eol(self, path: Path) -> None:
         later: list[tuple[str, str, int]] = []
-        for line, row in iter_rows(path, EOL_COLUMNS):
+        for line, row in iter_rows(path, EOL_COLUMNS, names=EOL_COLUMNS):
             if row["language_code"] != "eng":
                 continue
             scientific, common = strip_html(row["canonical_form"]), clean_name(row["vernacular_string"])

@@ -38,7 +38,7 @@ class EolHierarchy:
         page_of_taxon: dict[str, int] = {}
         raw: dict[int, tuple[str, str, str, int]] = {}
         intern: dict[str, str] = {}
-        for line, row in iter_rows(taxon_tab, TAXON_TAB_COLUMNS, delimiter="\t", quoting=csv.QUOTE_NONE):
+        for line, row in iter_rows(taxon_tab, TAXON_TAB_COLUMNS, delimiter="\t", quoting=csv.QUOTE_NONE, names=TAXON_TAB_COLUMNS):
             eol_id = row["eolID"].strip()
             if not eol_id:
                 continue  # not an accepted name
@@ -72,7 +72,7 @@ class EolHierarchy:
         (``Passer montanus Linnaeus, 1758`` → ``passer montanus``): a two-word name is an epithet
         under the genus page found by its genus name; anything else is a species with no parent.
         Unlike the original, a genus that no page has is kept as a parentless genus node."""
-        for line, row in iter_rows(path, ["page_id", "scientific_name"]):
+        for line, row in iter_rows(path, ["page_id", "scientific_name"], names=["page_id", "scientific_name"]):
             page = parse_int(path, line, "page_id", row["page_id"])
             if page in self.nodes:
                 continue

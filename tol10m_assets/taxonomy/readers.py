@@ -4,11 +4,15 @@ The bytes are decoded here, a block at a time, instead of by a text-mode file: a
 decodes ahead of the CSV parser, so a bad byte surfaced as a bare ``UnicodeDecodeError`` with no
 usable line (issue 10: "line 2414 for line 2500"). Every error is an :class:`InputFormatError`
 with the path and the 1-based physical line (header = line 1) where the bad record starts.
+
+Text is data: a control character (NUL, tab, newline, any other C0 or C1 code) in a name column is
+an error naming the file, line and column; a NUL anywhere too (it is never text: a damaged file).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +21,7 @@ from tol10m_assets.errors import InputFormatError
 
 csv.field_size_limit(sys.maxsize)
 BLOCK = 1 << 20
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def iter_lines(path: Path, *, encoding: str = "utf-8", block: int = BLOCK) -> Iterator[str]:
@@ -55,12 +60,21 @@ def iter_lines(path: Path, *, encoding: str = "utf-8", block: int = BLOCK) -> It
                 return
 
 
-def iter_rows(path: Path, required: list[str], *, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL) -> Iterator[tuple[int, dict[str, str]]]:
+def iter_rows(
+    path: Path,
+    required: list[str],
+    *,
+    delimiter: str = ",",
+    quoting: int = csv.QUOTE_MINIMAL,
+    names: list[str] = (),
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for every data row; header = line 1; a row's number is the line it starts on.
 
     Raises InputFormatError for missing columns, a row with the wrong number of fields, malformed
-    quoting, or bytes that are not UTF-8.
+    quoting, bytes that are not UTF-8, a NUL anywhere, or a control character (tab, newline, any
+    C0/C1 code) in a column of ``names`` (the name readers pass the columns they read).
     """
+    names = list(names)
     path = Path(path)
     reader = csv.reader(iter_lines(path), delimiter=delimiter, quoting=quoting)
     try:
@@ -80,9 +94,25 @@ def iter_rows(path: Path, required: list[str], *, delimiter: str = ",", quoting:
                 continue
             if len(fields) != width:
                 raise InputFormatError(path, f"expected {width} fields, found {len(fields)}", line=start)
-            yield start, dict(zip(header, fields))
+            row = dict(zip(header, fields))
+            if CONTROL.search("".join(fields)):
+                _reject_controls(path, start, row, names)
+            yield start, row
     except csv.Error as exc:
         raise InputFormatError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+
+
+def _reject_controls(path: Path, line: int, row: dict[str, str], names: list[str]) -> None:
+    for column, value in row.items():
+        found = CONTROL.search(value)
+        if found and (column in names or "\x00" in value):
+            char = value[found.start()]
+            raise InputFormatError(
+                path,
+                f"column {column} holds a control character (U+{ord(char):04X}) in {value[:80]!r}: names are text; "
+                "remove it from the file (a NUL usually means the file is damaged: copy it again)",
+                line=line,
+            )
 
 
 def parse_int(path: Path, line: int, column: str, value: str) -> int:

@@ -123,7 +123,15 @@ def display_common(taxon: Taxon, common: str) -> str:
 
 def captions(taxon: Taxon, common: str) -> dict[str, str]:
     """The ten text members of a sample, keyed by member suffix (spec section 2)."""
-    sci, tax, tag = taxon.scientific, taxon.taxonomic, taxon.tagged
+    return caption_texts(taxon.as_tuple(), common)
+
+
+def caption_texts(values: tuple[str, ...], common: str) -> dict[str, str]:
+    """The ten text members made of the seven output values (``Taxon.as_tuple``, as the catalog has
+    them) and a common name; what :func:`captions` writes, and what the release checks against."""
+    sci = _cap(" ".join(x for x in (values[5], values[6]) if x))
+    tax = " ".join(x for x in values if x)
+    tag = " ".join(f"{rank} {value}" for rank, value in zip(RANKS, values) if value)
     com = common or sci or tax
     return {
         "scientific_name.txt": sci,

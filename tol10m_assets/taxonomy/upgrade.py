@@ -54,7 +54,7 @@ class Upgrader:
         if itis_chains is not None and Path(itis_chains).exists():
             path = Path(itis_chains)
             up.itis_name = path.name
-            for line, row in iter_rows(path, ITIS_COLUMNS):
+            for line, row in iter_rows(path, ITIS_COLUMNS, names=ITIS_COLUMNS):
                 t = Taxon(*(row[c] for c in ITIS_COLUMNS))
                 k, p, c, o, f, g, s = t.values()
                 species = f"{g} {s}" if g and s else ""

@@ -62,6 +62,7 @@ def test_the_catalog_checks_pass_on_the_sample_world(built):
     assert check_evaluation(result, "catalog_consistency").passed
     assert {k: v for k, v in consistency.items() if k not in ("rows", "rows_vs_shards_mismatch")} == {
         "duplicates_within_split": 0, "train_small_not_in_train": 0, "in_train_and_val": 0, "ids_without_mapping_row": 0,
+        "shard_files_differ": [], "captions_differ_from_catalog": [],
     }
     assert consistency["rows_vs_shards_mismatch"] == {}
     rare = check_evaluation(result, "rare_species_excluded")
