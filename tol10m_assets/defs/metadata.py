@@ -102,6 +102,15 @@ def markdown_table(columns: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def records_table(columns: list[str], rows: list[list], empty: str = "none") -> MetadataValue:
+    """A metadata table of text cells (the UI shows tables inline, in check results too, where markdown
+    and JSON hide behind a button); `empty` as text when there is no row."""
+    if not rows:
+        return MetadataValue.text(empty)
+    schema = TableSchema(columns=[TableColumn(c, "string") for c in columns])
+    return MetadataValue.table([TableRecord({c: str(v) for c, v in zip(columns, row)}) for row in rows], schema=schema)
+
+
 def _schema(names_types: list[tuple[str, str]]) -> TableSchema:
     return TableSchema(
         columns=[TableColumn(name=n, type=t, description=COLUMN_DESCRIPTIONS.get(n)) for n, t in names_types]

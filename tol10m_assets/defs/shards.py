@@ -20,7 +20,7 @@ from dagster import (
 
 from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.liveness import record_process
-from tol10m_assets.defs.metadata import asset_attrs, human_bytes, thumbnail_entries
+from tol10m_assets.defs.metadata import asset_attrs, human_bytes, records_table, thumbnail_entries
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -136,21 +136,27 @@ def materialization_metadata(build, paths, partition: str) -> dict:
     }
 
 
-def check_metadata(build, run_id: str) -> dict:
-    """check_wds's record of this attempt, committed or rejected: figures, problems and the skipped images."""
+def check_metadata(build, run_id: str, limit: int = 50) -> dict:
+    """check_wds's record of this attempt, committed or rejected: figures, problems and the skipped images
+    (tables: the UI shows them inline in a check's result)."""
     report, result = build.report, build.result
+    samples, total = result.skipped_samples, sum(result.skipped.values())
+    rows = [[s["origin"], s["reason"], s["detail"]] for s in samples[:limit]]
+    if total > len(rows):
+        rows.append([f"… {total - len(rows)} more (of {total} skipped)", "", ""])
     return {
-        "attempt": MetadataValue.md(
-            f"run `{run_id}`: " + ("committed" if build.committed else "**rejected**: nothing published, the last "
-                                   "committed shards are unchanged") + f"; generation `{build.generation.name}`"),
+        "attempt": MetadataValue.text(
+            f"run {run_id}: " + ("committed" if build.committed else "REJECTED: nothing published, the last committed "
+                                 "shards are unchanged") + f"; generation {build.generation.name}"),
         "shards": report.shards,
         "samples": MetadataValue.json(report.samples),
         "images_checked": report.images_checked,
         "accounting": MetadataValue.json(build.accounting),
         "problem_count": report.problem_count,
-        "problems": MetadataValue.md(problems_table(report.problems)),
-        "skipped": MetadataValue.json(dict(sorted(result.skipped.items()))),
-        "skipped_samples": MetadataValue.md(skipped_table(result.skipped_samples, total=sum(result.skipped.values()))),
+        "problems": records_table(["#", "problem"], list(enumerate(report.problems[:limit], 1)), empty="No problem."),
+        "skipped_total": total,
+        "skipped_by_reason": records_table(["reason", "images"], sorted(result.skipped.items()), empty="No image was skipped."),
+        "skipped_images": records_table(["origin", "reason", "detail"], rows, empty="No image was skipped."),
         "generation": MetadataValue.path(str(build.generation)),
     }
 

@@ -54,13 +54,14 @@ def test_a_rejected_attempt_lists_its_skipped_images(tol10m_world, tmp_path, tol
     result = materialize_to_memory([shards], partition_key="eol-01", resources={"tol": tol}, instance=tol10m_instance,
                                    raise_on_error=False)
     meta = metadata_values(check_evaluation(result, "check_wds"))
-    corrupt = meta["skipped"]["corrupt_image"]
-    assert corrupt > 0
-    table = meta["skipped_samples"]
-    assert table.startswith(f"{sum(meta['skipped'].values())} image(s) skipped")
-    assert "| origin | reason | detail |" in table
-    assert table.count("| corrupt_image |") == min(corrupt, 50), table
-    assert "rejected" in meta["attempt"] and result.run_id in meta["attempt"]
+    by_reason = {r.data["reason"]: int(r.data["images"]) for r in meta["skipped_by_reason"].records}
+    assert by_reason["corrupt_image"] > 0 and meta["skipped_total"] == sum(by_reason.values())
+    rows = [r.data for r in meta["skipped_images"].records]
+    listed = [r for r in rows if r["reason"]]
+    assert len(listed) == min(meta["skipped_total"], 50)
+    assert sum(r["reason"] == "corrupt_image" for r in listed) == min(by_reason["corrupt_image"], 50)
+    assert all(r["origin"] and r["detail"] for r in listed), rows
+    assert "REJECTED" in meta["attempt"] and result.run_id in meta["attempt"]
 
 
 def test_skipped_table_counts_beyond_its_first_rows():
