@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
+    AssetMaterialization,
     AssetObservation,
     AssetSpec,
     DataVersion,
@@ -26,9 +28,9 @@ from dagster import (
     ObserveResult,
     multi_observable_source_asset,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG
 
-from tol10m_assets.defs.metadata import OWNERS, human_bytes
+from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.errors import MissingSourceError
@@ -145,10 +147,54 @@ def _observe(name: str, tol: TreeOfLifeConfig, log) -> ObserveResult:
     return ObserveResult(asset_key=name, data_version=DataVersion(version), metadata=metadata)
 
 
+def downloads_observed_by() -> dict[str, list[str]]:
+    """Raw asset → the (unpartitioned) download assets its observation also reports: each download once,
+    by the first raw input it writes."""
+    from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
+
+    out: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for raw, downloads in RAW_FROM_DOWNLOAD.items():
+        for download in downloads:
+            if download not in seen and download != "eol_image_set_download":  # partitioned: per set, not here
+                seen.add(download)
+                out.setdefault(raw, []).append(download)
+    return out
+
+
+def download_fields(download: str) -> list[str]:
+    """The layout fields a download asset writes (those of the raw inputs it feeds)."""
+    from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
+
+    return [f for raw, ds in RAW_FROM_DOWNLOAD.items() if download in ds for f in RAW_SOURCES[raw][0]]
+
+
+def download_report(download: str, tol: TreeOfLifeConfig) -> AssetMaterialization | None:
+    """What a never-run download asset would have written is on disk (put there by hand or by another
+    tool): a reported materialization (Dagster's way to record an asset made outside it) with its content
+    version and the asset's code version, so the UI shows it up to date instead of never materialized, and
+    "Materialize unsynced" leaves it out. None while a file is missing."""
+    layout = tol.layout()
+    paths = {f: getattr(layout, f) for f in download_fields(download)}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    version = combine([f"{f}={fingerprint(p)}" for f, p in paths.items()])
+    metadata = {"on_disk": MetadataValue.md("\n".join(f"- `{f}`: `{p}`" for f, p in paths.items())),
+                "reported_by": "observe_sources: the files were already on disk (not downloaded by Dagster)"}
+    return AssetMaterialization(download, metadata=metadata,
+                                tags={DATA_VERSION_TAG: version, CODE_VERSION_TAG: CODE_VERSIONS[download]})
+
+
 def _raw_asset(name: str, description: str):
     @multi_observable_source_asset(name=f"observe_{name}", specs=[_raw_spec(name, description)])
     def _asset(context, tol: TreeOfLifeConfig):
         yield _observe(name, tol, context.log)
+        for download in downloads_observed_by().get(name, []):
+            if context.instance.get_latest_materialization_event(AssetKey(download)) is not None:
+                continue  # downloaded (or reported) before: its own record stands
+            event = download_report(download, tol)
+            if event is not None:
+                context.log_event(event)
 
     return _asset
 

@@ -32,3 +32,36 @@ def test_a_changed_taxon_tab_changes_exactly_the_eol_partitions(tol10m_world, tm
     after = partition_versions(tol, keys)
     changed = sorted(k for k in keys if before[k] != after[k])
     assert changed == [k for k in keys if k.startswith("eol-")], changed
+
+
+def test_observe_sources_reports_the_downloads_whose_files_are_present(tol10m_world, tmp_path, tol10m_instance):
+    """A never-run download whose files are on disk is up to date (not Missing: "Materialize unsynced"
+    leaves it out); one whose files are absent stays Missing."""
+    import shutil
+
+    from dagster import AssetKey
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from tol10m_assets.definitions import build_definitions
+    from tol10m_assets.defs.raw import downloads_observed_by
+
+    sources = tmp_path / "sources"
+    shutil.copytree(tol10m_world.sources, sources)
+    shutil.rmtree(sources / "rarespecies")  # rare_species_download's files are absent
+    defs = build_definitions(tol=tol10m_world.tol(tmp_path / "data", sources_root=str(sources)))
+    observe = defs.resolve_job_def("observe_sources")
+    assert observe.execute_in_process(instance=tol10m_instance).success
+    assert observe.execute_in_process(instance=tol10m_instance).success  # reported once, not on every observation
+    resolver = CachingStaleStatusResolver(tol10m_instance, defs.resolve_asset_graph(),
+                                          LoadingContextForTest(tol10m_instance))
+    reported = sorted(d for ds in downloads_observed_by().values() for d in ds)
+    assert "tol_metadata_download" in reported and "eol_image_set_download" not in reported
+    status = {d: resolver.get_status(AssetKey(d)) for d in reported}
+    assert status.pop("rare_species_download") == StaleStatus.MISSING, status
+    assert all(s == StaleStatus.FRESH for s in status.values()), status
+    from dagster import AssetRecordsFilter
+
+    records = tol10m_instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("tol_metadata_download")), limit=10)
+    assert len(records.records) == 1
+    assert "not downloaded by Dagster" in records.records[0].asset_materialization.metadata["reported_by"].value

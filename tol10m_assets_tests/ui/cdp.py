@@ -44,7 +44,7 @@ class Browser:
                     self.close()
                     raise RuntimeError("chromium's DevTools endpoint did not come up")
                 time.sleep(0.3)
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
+        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=30).__enter__()
         self.ids = itertools.count(1)
         self.errors: list[str] = []
         self.call("Runtime.enable")
