@@ -43,11 +43,19 @@ observe_schedule = ScheduleDefinition(
     description="Observe the raw inputs every hour (off by default: turn it on in Automation).",
 )
 
+update_job = define_asset_job(
+    "update",
+    selection=AssetSelection.all() - AssetSelection.groups("downloads"),
+    description="Everything but the downloads, for its Materialize → Materialize unsynced: after a source "
+    "changed (and observe_sources ran), it selects what the change feeds (e.g. labels and shards; the shard "
+    "partitions shown Unsynced) and never starts a download.",
+)
+
 download_job = define_asset_job(
     "download",
     selection=AssetSelection.assets(*download_assets[1:]),
     description="Published metadata, iNat21, BIOSCAN-1M and the name sources (EOL image sets: the partitioned asset).",
 )
 download_eol_job = define_asset_job("download_eol_image_sets", selection=AssetSelection.assets(download_assets[0]))
-jobs = [prepare_job, shards_job, publish_job, observe_job, download_job, download_eol_job]
+jobs = [prepare_job, shards_job, publish_job, observe_job, update_job, download_job, download_eol_job]
 schedules = [observe_schedule]

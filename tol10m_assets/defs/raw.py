@@ -265,7 +265,37 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
         versions = partition_versions(tol, sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS)))
         for key, version in versions.items():
             context.log_event(AssetObservation(SHARD_SOURCES, partition=key, tags={DATA_VERSION_TAG: version}))
-        context.log.info(f"observed {len(versions)} shard partitions")
-        yield ObserveResult(asset_key=SHARD_SOURCES, metadata={"partitions": len(versions)})
+        unsynced = unsynced_partitions(context.instance, versions)
+        context.log.info(f"observed {len(versions)} shard partitions; unsynced: {', '.join(unsynced) or 'none'}")
+        yield ObserveResult(asset_key=SHARD_SOURCES, metadata={
+            "partitions": len(versions),
+            "unsynced_count": len(unsynced),
+            # what "Materialize unsynced" would have to run: paste into the dialog's Custom partition selection
+            "unsynced_partitions": MetadataValue.text(", ".join(unsynced) or "none"),
+        })
+
+
+def unsynced_partitions(instance, versions: dict[str, str]) -> list[str]:
+    """Built partitions whose inputs' version differs from the one their last build was made from (the
+    version its materialization recorded, else the partition's last observation before it)."""
+    from dagster import AssetRecordsFilter
+    from dagster._core.definitions.data_version import INPUT_DATA_VERSION_TAG_PREFIX
+
+    tag = f"{INPUT_DATA_VERSION_TAG_PREFIX}/{SHARD_SOURCES}"
+    out = []
+    for key, version in versions.items():
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[key]),
+                                                  limit=1).records
+        if not records:
+            continue  # never built: Missing, not Unsynced
+        built_from = records[0].asset_materialization.tags.get(tag)
+        if built_from in (None, "INITIAL"):
+            before = instance.fetch_observations(AssetRecordsFilter(
+                asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
+            built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
+        if built_from != version:
+            out.append(key)
+    return out
+
 
 raw_assets.append(shard_sources)

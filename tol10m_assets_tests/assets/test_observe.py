@@ -65,3 +65,32 @@ def test_observe_sources_reports_the_downloads_whose_files_are_present(tol10m_wo
     records = tol10m_instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("tol_metadata_download")), limit=10)
     assert len(records.records) == 1
     assert "not downloaded by Dagster" in records.records[0].asset_materialization.metadata["reported_by"].value
+
+
+def test_observe_sources_names_the_partitions_a_changed_taxon_tab_makes_unsynced(tol10m_world, tmp_path, tol10m_instance):
+    import shutil
+
+    from dagster import materialize_to_memory
+
+    from tol10m_assets.definitions import build_definitions
+    from tol10m_assets.defs.shards import shards
+    from tol10m_assets.testing import PREPARE
+
+    sources = tmp_path / "sources"
+    shutil.copytree(tol10m_world.sources, sources)
+    tol = tol10m_world.tol(tmp_path / "data", sources_root=str(sources))
+    observe = build_definitions(tol=tol).resolve_job_def("observe_sources")
+    assert materialize_to_memory(PREPARE, resources={"tol": tol}, instance=tol10m_instance).success
+    assert observe.execute_in_process(instance=tol10m_instance).success
+    for key in ("eol-01", "inat21-000"):
+        assert materialize_to_memory([shards], partition_key=key, resources={"tol": tol}, instance=tol10m_instance).success
+
+    def unsynced():
+        result = observe.execute_in_process(instance=tol10m_instance)
+        (event,) = [e for e in result.asset_observations_for_node("observe_shard_sources") if e.partition is None]
+        return event.metadata["unsynced_partitions"].value
+
+    assert unsynced() == "none"
+    with open(sources / "metadata" / "taxon.tab", "a") as handle:
+        handle.write("EOL-99999999\t\tNovus observatus\tspecies\n")
+    assert unsynced() == "eol-01"  # built and fed by taxon.tab; inat21-000 is not, the others were never built
