@@ -20,7 +20,14 @@ from dagster import (
 
 from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.liveness import record_process
-from tol10m_assets.defs.metadata import asset_attrs, human_bytes, records_table, thumbnail_entries
+from tol10m_assets.defs.metadata import (
+    asset_attrs,
+    human_bytes,
+    planned_per_partition,
+    records_table,
+    shard_totals,
+    thumbnail_entries,
+)
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -110,11 +117,12 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     # The check ran on the staged files before the commit; its evaluation is recorded after the
     # materialization so that it targets it (Dagster shows a partition's check status only while the
     # evaluation targets the partition's latest materialization: else the grid says Missing).
-    yield MaterializeResult(metadata=materialization_metadata(build, paths, partition))
+    registered = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    yield MaterializeResult(metadata=materialization_metadata(build, paths, partition, registered))
     yield check
 
 
-def materialization_metadata(build, paths, partition: str) -> dict:
+def materialization_metadata(build, paths, partition: str, registered: list[str]) -> dict:
     from tol10m_assets.store import PartitionStore
 
     result = build.result
@@ -133,7 +141,16 @@ def materialization_metadata(build, paths, partition: str) -> dict:
         "generation": build.manifest["generation"],
         "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
         **thumbnail_entries(PartitionStore(paths.store).shard_files(partition, build.manifest)),
+        **totals_over_partitions(paths, registered),
     }
+
+
+def totals_over_partitions(paths, registered: list[str]) -> dict:
+    """Totals over all registered partitions, so the asset's overview (its latest materialization) shows them."""
+    from tol10m_assets.store import PartitionStore
+
+    store = PartitionStore(paths.store)
+    return shard_totals({k: store.read_manifest(k) for k in registered}, planned_per_partition(paths.mapping))
 
 
 def check_metadata(build, run_id: str, limit: int = 50) -> dict:

@@ -18,3 +18,33 @@ def test_check_taxa_verdicts_in_words():
 
     assert taxa_verdict("PASS", []).startswith("PASS")
     assert taxa_verdict("ERROR", ["a > error threshold 0"]) == "ERROR (blocks publishing): a > error threshold 0"
+
+
+def test_the_last_shard_materialization_carries_the_totals_over_partitions(built):
+    results = built.results["shards"]
+    last = list(results.values())[-1]  # the last partition built: every other one is committed by then
+    meta = metadata_values(last.asset_materializations_for_node("shards")[0])
+    partitions = [metadata_values(r.asset_materializations_for_node("shards")[0]) for r in results.values()]
+    assert meta["total_partitions"] == f"{len(results)} of {len(results)} committed"
+    assert meta["total_images"] == sum(p["dagster/row_count"] for p in partitions)
+    assert meta["total_bytes"] == sum(p["bytes"] for p in partitions)
+    skipped = {r.data["reason"]: int(r.data["images"]) for r in meta["total_skipped"].records}
+    expected: dict = {}
+    for p in partitions:
+        for reason, n in p["skipped"].items():
+            expected[reason] = expected.get(reason, 0) + n
+    assert skipped == expected
+    assert meta["ms_per_image"] > 0 and meta["estimate_remaining"].startswith("0 min 00 s for 0 partition(s)")
+
+
+def test_shard_totals_estimate_the_partitions_still_to_build():
+    from tol10m_assets.defs.metadata import shard_totals
+
+    manifests = {"a": {"samples": {"train": 90, "val": 10, "train_small": 9}, "bytes": 1000, "seconds": 100.0,
+                       "skipped": {"corrupt_image": 2}},
+                 "b": None}
+    totals = {k: getattr(v, "value", v) for k, v in shard_totals(manifests, {"a": 100, "b": 300}).items()}
+    assert totals["total_images"] == 100 and totals["total_partitions"] == "1 of 2 committed"
+    assert totals["ms_per_image"] == 1000.0
+    assert totals["estimate_remaining"] == "5 min 00 s for 1 partition(s) not built"
+    assert totals["estimate_full_build"].startswith("6 min 40 s for 400 images")

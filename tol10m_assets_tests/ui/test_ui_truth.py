@@ -91,3 +91,42 @@ def test_the_partition_page_shows_the_failed_attempt(browser, webserver, world):
     browser.goto(f"{webserver.base}/assets/shards?view=partitions&partition={world.failed}")
     page = browser.wait_for(world.failed, "failed, and did not materialize this asset", "Latest materialization")
     assert failed_run(webserver, world)[:8] in page
+
+
+def unsynced_dialog(browser, url: str) -> list[str]:
+    """Opens Materialize ▾ → Materialize unsynced on a graph page; returns the assets the dialog selects."""
+    browser.goto(url)
+    browser.wait_for("Materialize")
+    browser.evaluate("""(() => { const m = [...document.querySelectorAll('button')].find(b => (b.innerText || '').trim().startsWith('Materialize'));
+      let p = m.parentElement; while (p.querySelectorAll('button').length < 2) p = p.parentElement;
+      const all = [...p.querySelectorAll('button')]; all[all.indexOf(m) + 1].click(); })()""")  # the ▾ beside it
+    browser.click("Materialize unsynced")
+    page = browser.wait_for("Materialize unsynced assets", "Asset Name")
+    import re
+    import time
+
+    for _ in range(40):  # until the dialog's button names the count
+        page = browser.text()
+        found = re.search(r"Asset Name\n(.*?)\nMaterialize (\d+) assets?", page, re.S)
+        if found:
+            names = sorted(set(found.group(1).split("\n")))
+            assert len(names) == int(found.group(2)), page
+            return names
+        time.sleep(0.5)
+    raise AssertionError(page[-3000:])
+
+
+def test_materialize_unsynced_after_a_taxon_tab_change_selects_labels_and_shards_and_no_download(browser, webserver, world):
+    assert unsynced_dialog(browser, f"{webserver.base}/locations/tol10m_assets/jobs/update") == ["labels", "shards"]
+    everything = unsynced_dialog(browser, f"{webserver.base}/asset-groups")
+    # the global graph: no download whose files are on disk; the EOL image-set download's 63 partitions
+    # (the published sets, not in this world but two) stay Missing until downloaded
+    assert [a for a in everything if a.endswith("_download")] == ["eol_image_set_download"], everything
+    assert {"labels", "shards"} <= set(everything) and "mapping" not in everything, everything
+
+
+def test_the_unsynced_partitions_are_named(browser, webserver, world):
+    eol = [p for p in world.partitions if p.startswith("eol-")]
+    browser.goto(f"{webserver.base}/assets/shard_sources")
+    page = browser.wait_for("unsynced_partitions", ", ".join(eol))
+    assert f"unsynced_count\n{len(eol)}" in page or str(len(eol)) in page
