@@ -115,11 +115,20 @@ def combine(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def observed_files(name: str) -> str:
+    """The files an observable raw asset covers, by default path and setting (`metadata/taxon.tab` …)."""
+    from tol10m_assets.layout import DEFAULT_PATHS
+
+    return ", ".join(f"`{DEFAULT_PATHS.get(f, f)}` (source_paths.{f})" for f in RAW_SOURCES[name][0])
+
+
 def _raw_spec(name: str, description: str) -> AssetSpec:
     from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
 
-    return AssetSpec(name, group_name="raw", description=description, kinds={"file"}, owners=OWNERS,
-                     deps=RAW_FROM_DOWNLOAD.get(name, []))
+    files = observed_files(name)
+    return AssetSpec(name, group_name="raw", description=f"{description}. Observes {files} under the sources root.",
+                     kinds={"file"}, owners=OWNERS, deps=RAW_FROM_DOWNLOAD.get(name, []),
+                     metadata={"observes": MetadataValue.text(files)})
 
 
 def _observe(name: str, tol: TreeOfLifeConfig, log) -> ObserveResult:

@@ -48,3 +48,15 @@ def test_shard_totals_estimate_the_partitions_still_to_build():
     assert totals["ms_per_image"] == 1000.0
     assert totals["estimate_remaining"] == "5 min 00 s for 1 partition(s) not built"
     assert totals["estimate_full_build"].startswith("6 min 40 s for 400 images")
+
+
+def test_raw_assets_name_the_files_they_observe():
+    from dagster import AssetKey
+
+    from tol10m_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    hierarchy = graph.get(AssetKey("eol_hierarchy"))
+    assert "`metadata/taxon.tab` (source_paths.taxon_tab)" in hierarchy.description
+    assert "taxon.tab" in hierarchy.metadata["observes"].value
+    assert "`inat21/train` (source_paths.inat21_train)" in graph.get(AssetKey("inat21_images")).description

@@ -130,3 +130,17 @@ def test_the_unsynced_partitions_are_named(browser, webserver, world):
     browser.goto(f"{webserver.base}/assets/shard_sources")
     page = browser.wait_for("unsynced_partitions", ", ".join(eol))
     assert f"unsynced_count\n{len(eol)}" in page or str(len(eol)) in page
+
+
+def test_the_shards_overview_shows_totals_over_partitions(browser, webserver, world):
+    manifests = [json.loads(p.read_text()) for p in sorted((world.root / "data" / "store" / "224x224").glob("*/manifest.json"))]
+    images = sum(m["samples"].get("train", 0) + m["samples"].get("val", 0) for m in manifests)
+    browser.goto(f"{webserver.base}/assets/shards")
+    page = browser.wait_for("total_images", "total_partitions", "total_skipped", "estimate_full_build", "corrupt_image")
+    assert f"{len(manifests)} of {len(world.partitions)} committed" in page, page
+    assert f"total_images\n{images}" in page or f"total_images\t{images}" in page or str(images) in page, page
+
+
+def test_eol_hierarchy_names_taxon_tab(browser, webserver):
+    browser.goto(f"{webserver.base}/assets/eol_hierarchy")
+    browser.wait_for("eol_hierarchy", "metadata/taxon.tab")
