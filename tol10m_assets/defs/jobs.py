@@ -2,7 +2,7 @@
 observation of the raw inputs (`observe_sources`, with a schedule that is off by default)."""
 
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job, in_process_executor, multiprocess_executor
 
 from tol10m_assets.defs.build import build_assets
 from tol10m_assets.defs.downloads import download_assets
@@ -16,12 +16,16 @@ prepare_job = define_asset_job(
     "prepare",
     selection=AssetSelection.assets(*input_sources, *build_assets),
     description="Observe the raw inputs → mapping → splits → labels → predicted catalog.",
+    executor_def=multiprocess_executor,  # splits and labels in parallel: minutes each at full size
 )
 shards_job = define_asset_job(
     "write_shards",
     selection=AssetSelection.assets(shard_sources, shards),
     description="One shard partition per run (a Slurm job each with the Slurm launcher); the partition's inputs "
     "are observed first, so its data version records what it was built from.",
+    # both steps in the run's own process: a process per step (the default) loads the definitions again
+    # for each, seconds per step on 2 cores (the shards step has its own worker pool)
+    executor_def=in_process_executor,
 )
 publish_job = define_asset_job(
     "publish",
