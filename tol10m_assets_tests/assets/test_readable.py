@@ -60,3 +60,8 @@ def test_raw_assets_name_the_files_they_observe():
     assert "`metadata/taxon.tab` (source_paths.taxon_tab)" in hierarchy.description
     assert "taxon.tab" in hierarchy.metadata["observes"].value
     assert "`inat21/train` (source_paths.inat21_train)" in graph.get(AssetKey("inat21_images")).description
+
+
+def test_the_catalogs_check_taxa_says_warning_only(built):
+    taxa = check_evaluation(built.results["publish"], "check_taxa", "catalog")
+    assert taxa.severity == AssetCheckSeverity.WARN and taxa.description.startswith("WARNING only (publishes)")
