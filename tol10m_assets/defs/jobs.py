@@ -59,6 +59,7 @@ download_job = define_asset_job(
     "download",
     selection=AssetSelection.assets(*download_assets[1:]),
     description="Published metadata, iNat21, BIOSCAN-1M and the name sources (EOL image sets: the partitioned asset).",
+    executor_def=multiprocess_executor,  # the transfers in parallel (within the downloads pool)
 )
 download_eol_job = define_asset_job("download_eol_image_sets", selection=AssetSelection.assets(download_assets[0]))
 jobs = [prepare_job, shards_job, publish_job, observe_job, update_job, download_job, download_eol_job]

@@ -9,6 +9,7 @@ def test_ui_launched_runs_execute_their_steps_in_the_run_process():
     assert defs.resolve_job_def("write_shards").executor_def.name == "in_process"
     assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
     assert defs.resolve_job_def("prepare").executor_def.name == "multiprocess"
+    assert defs.resolve_job_def("download").executor_def.name == "multiprocess"  # transfers in parallel
 
 
 def test_the_update_job_holds_everything_but_the_downloads():
