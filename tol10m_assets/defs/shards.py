@@ -165,13 +165,13 @@ def check_metadata(build, run_id: str, limit: int = 50) -> dict:
         "attempt": MetadataValue.text(
             f"run {run_id}: " + ("committed" if build.committed else "REJECTED: nothing published, the last committed "
                                  "shards are unchanged") + f"; generation {build.generation.name}"),
-        "shards": report.shards,
+        # counts as one table, not numbers: Dagster would plot each number over every partition's
+        # evaluations as one series, which means nothing
+        "figures": records_table(["figure", "value"], [["shards", report.shards], ["images_checked", report.images_checked],
+                                                        ["problem_count", report.problem_count], ["skipped_total", total]]),
         "samples": MetadataValue.json(report.samples),
-        "images_checked": report.images_checked,
         "accounting": MetadataValue.json(build.accounting),
-        "problem_count": report.problem_count,
         "problems": records_table(["#", "problem"], list(enumerate(report.problems[:limit], 1)), empty="No problem."),
-        "skipped_total": total,
         "skipped_by_reason": records_table(["reason", "images"], sorted(result.skipped.items()), empty="No image was skipped."),
         "skipped_images": records_table(["origin", "reason", "detail"], rows, empty="No image was skipped."),
         "generation": MetadataValue.path(str(build.generation)),
