@@ -105,7 +105,8 @@ class Progress:
         share = images_done / images if images else (done / total if total else 1.0)
         filled = round(self.width * share)
         rate = images_done / elapsed if images_done else 0.0
-        left = (images - images_done) / rate if rate else None
+        self.points = [*getattr(self, "points", []), (done, images_done, elapsed)]
+        left = estimate_left(self.points, total, images)
         text = (f"shards [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} partitions, "
                 f"{images_done:,}/{images:,} images" + (f", {rate:,.0f} images/s" if rate else "")
                 + (f", about {_duration(left)} left" if left is not None and done < total else "")
@@ -115,6 +116,25 @@ class Progress:
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+
+def estimate_left(points: list[tuple[int, int, float]], partitions: int, images: int) -> float | None:
+    """Seconds left from (partitions done, images done, seconds elapsed) so far: a fixed cost per partition
+    (run start, definitions, checks) plus a cost per image, fitted by least squares; images alone made
+    the estimate far too low where small partitions' fixed cost dominates."""
+    done = [(p, i, t) for p, i, t in points if p > 0]
+    if not done:
+        return None
+    p_left, i_left = partitions - done[-1][0], images - done[-1][1]
+    spp = sum(p * p for p, _, _ in done); spi = sum(p * i for p, i, _ in done); sii = sum(i * i for _, i, _ in done)
+    spt = sum(p * t for p, _, t in done); sit = sum(i * t for _, i, t in done)
+    det = spp * sii - spi * spi
+    if det > 1e-9 * max(spp * sii, 1):
+        per_partition, per_image = (spt * sii - sit * spi) / det, (sit * spp - spt * spi) / det
+        if per_partition >= 0 and per_image >= 0:
+            return per_partition * p_left + per_image * i_left
+    p, i, t = done[-1]  # one kind of point so far: its mean cost per partition, scaled by images when known
+    return t / p * p_left if not i or not images else max(t / p * p_left, t / i * i_left)
 
 
 def _duration(seconds: float) -> str:

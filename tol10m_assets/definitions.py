@@ -4,7 +4,7 @@
 `resources.tol.config`) makes its settings the defaults of the UI and of every job.
 """
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from tol10m_assets.defs.build import build_assets
 from tol10m_assets.defs.checks import asset_checks
@@ -26,6 +26,7 @@ def build_definitions(tol: TreeOfLifeConfig | None = None, downloads: DownloadSe
         schedules=schedules,
         sensors=[dead_local_runs],
         resources={"tol": tol or default_settings(), "downloads": downloads or DownloadSettings()},
+        executor=in_process_executor,  # UI-launched runs (Materialize, backfills): no process per step (jobs.py)
     )
 
 

@@ -5,6 +5,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_c
 
 from tol10m_assets import catalog as catalog_core
 from tol10m_assets.defs.build import mapping, predicted_catalog
+from tol10m_assets.defs.metadata import records_table
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets import mapping as mapping_core
 
@@ -22,14 +23,24 @@ def _taxa_check(figures: dict, tol: TreeOfLifeConfig) -> AssetCheckResult:
     return AssetCheckResult(
         passed=level == "PASS",
         severity=AssetCheckSeverity.ERROR if level == "ERROR" else AssetCheckSeverity.WARN,
+        description=taxa_verdict(level, reasons),
         metadata={
             "verdict": level,
+            "above_thresholds": records_table(["figure above its threshold"], [[r] for r in reasons], empty="none"),
             "reasons": MetadataValue.json(reasons),
             "figures": MetadataValue.json(figures),
             "complete_share": figures["complete_share"],
             "kingdom_count": figures["kingdom_count"],
         },
     )
+
+
+def taxa_verdict(level: str, reasons: list[str]) -> str:
+    """One line for the UI beside the check's status (Dagster labels a WARN "Failed", in orange)."""
+    if level == "PASS":
+        return "PASS: every figure within its thresholds (tol.taxa_thresholds)"
+    kind = "ERROR (blocks publishing)" if level == "ERROR" else "WARNING only (publishes)"
+    return f"{kind}: " + "; ".join(reasons)
 
 
 @asset_check(asset=predicted_catalog, name="check_taxa", description="The original check_taxa figures, judged by thresholds.")

@@ -102,6 +102,15 @@ def markdown_table(columns: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def records_table(columns: list[str], rows: list[list], empty: str = "none") -> MetadataValue:
+    """A metadata table of text cells (the UI shows tables inline, in check results too, where markdown
+    and JSON hide behind a button); `empty` as text when there is no row."""
+    if not rows:
+        return MetadataValue.text(empty)
+    schema = TableSchema(columns=[TableColumn(c, "string") for c in columns])
+    return MetadataValue.table([TableRecord({c: str(v) for c, v in zip(columns, row)}) for row in rows], schema=schema)
+
+
 def _schema(names_types: list[tuple[str, str]]) -> TableSchema:
     return TableSchema(
         columns=[TableColumn(name=n, type=t, description=COLUMN_DESCRIPTIONS.get(n)) for n, t in names_types]
@@ -328,3 +337,53 @@ def _inline_image(img, label: str, size: int) -> str | None:
         if len(text) <= MD_INLINE:
             return text
     return None
+
+
+# --- shards: totals over partitions and time estimates ----------------------------------------------
+
+
+def planned_per_partition(mapping_parquet: str | Path) -> dict[str, int]:
+    """Images the mapping plans per shard partition (one DuckDB aggregate over the mapping)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT partition, count(*) FROM read_parquet(?) GROUP BY 1", [str(mapping_parquet)]).fetchall()
+    finally:
+        con.close()
+    return {str(k): int(n) for k, n in rows}
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def shard_totals(manifests: dict[str, dict | None], planned: dict[str, int]) -> dict:
+    """Totals over every registered partition's committed generation (images, bytes, skips by reason) and
+    the time of the partitions still to build and of a full rebuild, at the measured seconds per planned
+    image of the committed ones (the step's time: per-run overhead and parallel runs not counted)."""
+    committed = {k: m for k, m in manifests.items() if m}
+    images = sum(m["samples"].get("train", 0) + m["samples"].get("val", 0) for m in committed.values())
+    skipped: dict[str, int] = {}
+    for m in committed.values():
+        for reason, n in m.get("skipped", {}).items():
+            skipped[reason] = skipped.get(reason, 0) + n
+    measured = sum(planned.get(k, 0) for k in committed)
+    per_image = sum(m.get("seconds", 0.0) for m in committed.values()) / measured if measured else None
+    todo = [k for k in manifests if k not in committed]
+    out = {
+        "total_partitions": MetadataValue.text(f"{len(committed)} of {len(manifests)} committed"),
+        "total_images": images,
+        "total_bytes": sum(m.get("bytes", 0) for m in committed.values()),
+        "total_size": human_bytes(sum(m.get("bytes", 0) for m in committed.values())),
+        "total_skipped": records_table(["reason", "images"], sorted(skipped.items()), empty="No image was skipped."),
+    }
+    if per_image is not None:
+        out["ms_per_image"] = round(per_image * 1000, 3)
+        out["estimate_remaining"] = MetadataValue.text(
+            f"{format_duration(per_image * sum(planned.get(k, 0) for k in todo))} for {len(todo)} partition(s) not built")
+        out["estimate_full_build"] = MetadataValue.text(
+            f"{format_duration(per_image * sum(planned.values()))} for {sum(planned.values()):,} images in one run at a time")
+    return out

@@ -24,8 +24,16 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log.base import PartitionKeyFilter
 
 from tol10m_assets.defs.build import mapping
+from tol10m_assets.defs.checks import taxa_verdict
 from tol10m_assets.defs.liveness import record_process
-from tol10m_assets.defs.metadata import asset_attrs, catalog_charts, human_bytes, table_metadata, taxa_example_entries
+from tol10m_assets.defs.metadata import (
+    asset_attrs,
+    catalog_charts,
+    human_bytes,
+    records_table,
+    table_metadata,
+    taxa_example_entries,
+)
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.reproduce import MATCHES_PUBLISHED, add_reproduction_files, matches_published, reproduction_licences
 from tol10m_assets.defs.resources import TreeOfLifeConfig
@@ -191,8 +199,10 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
         AssetCheckResult(
             asset_key="catalog", check_name="check_taxa", passed=level == "PASS",
             severity=AssetCheckSeverity.ERROR if level == "ERROR" else AssetCheckSeverity.WARN,
+            description=taxa_verdict(level, reasons),
             metadata={
                 "verdict": level,
+                "above_thresholds": records_table(["figure above its threshold"], [[r] for r in reasons]),
                 "reasons": MetadataValue.json(reasons),
                 "thresholds": MetadataValue.json({**catalog_core.DEFAULT_THRESHOLDS, **thresholds}),
                 "setting": "tol.taxa_thresholds: figure -> [warn_above, error_above]",

@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
+    AssetMaterialization,
     AssetObservation,
     AssetSpec,
     DataVersion,
@@ -26,9 +28,9 @@ from dagster import (
     ObserveResult,
     multi_observable_source_asset,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG
 
-from tol10m_assets.defs.metadata import OWNERS, human_bytes
+from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.errors import MissingSourceError
@@ -97,6 +99,13 @@ PARTITION_SETTINGS = ("mode", "width", "height", "jpeg_quality", "resize_mode", 
                       "shard_max_samples", "shard_max_bytes", "inat21_classes_per_partition", "bioscan_parts_per_partition",
                       "exclude_rare_species")
 HASH_LIMIT = 64 << 20  # files up to this size are hashed; larger ones and folders: size + mtime of every file
+# files the build and the downloads write beside the sources (an image set's index, verification and
+# extraction records, a failed transfer): not content, so they change no data version
+DERIVED_SUFFIXES = (".index", ".verified.json", ".extracted.json", ".corrupt", ".part")
+
+
+def is_derived(name: str) -> bool:
+    return name.endswith(DERIVED_SUFFIXES)
 SHARD_SOURCES = "shard_sources"
 
 
@@ -107,6 +116,8 @@ def measure(path: Path) -> tuple[int, int]:
     files = size = 0
     for dirpath, _, names in os.walk(path):
         for name in names:
+            if is_derived(name):
+                continue
             files += 1
             size += os.stat(os.path.join(dirpath, name)).st_size
     return files, size
@@ -114,7 +125,8 @@ def measure(path: Path) -> tuple[int, int]:
 
 def fingerprint(path: Path) -> str:
     """The content version of a file or folder: sha256 of a small file; size + mtime (ns) of every file
-    otherwise (folders: with their relative paths, in sorted order). `absent` when it does not exist."""
+    otherwise (folders: with their relative paths, in sorted order; derived files such as an image set's
+    `.index` left out). `absent` when it does not exist."""
     if path.is_file():
         st = path.stat()
         if st.st_size <= HASH_LIMIT:
@@ -126,6 +138,8 @@ def fingerprint(path: Path) -> str:
     for dirpath, dirnames, names in os.walk(path):
         dirnames.sort()
         for name in sorted(names):
+            if is_derived(name):
+                continue
             full = os.path.join(dirpath, name)
             st = os.stat(full)
             digest.update(f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -136,11 +150,20 @@ def combine(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def observed_files(name: str) -> str:
+    """The files an observable raw asset covers, by default path and setting (`metadata/taxon.tab` …)."""
+    from tol10m_assets.layout import DEFAULT_PATHS
+
+    return ", ".join(f"`{DEFAULT_PATHS.get(f, f)}` (source_paths.{f})" for f in RAW_SOURCES[name][0])
+
+
 def _raw_spec(name: str, description: str) -> AssetSpec:
     from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
 
-    return AssetSpec(name, group_name="raw", description=description, kinds={"file"}, owners=OWNERS,
-                     deps=RAW_FROM_DOWNLOAD.get(name, []))
+    files = observed_files(name)
+    return AssetSpec(name, group_name="raw", description=f"{description}. Observes {files} under the sources root.",
+                     kinds={"file"}, owners=OWNERS, deps=RAW_FROM_DOWNLOAD.get(name, []),
+                     metadata={"observes": MetadataValue.text(files)})
 
 
 def _observe(name: str, tol: TreeOfLifeConfig, log) -> ObserveResult:
@@ -173,10 +196,54 @@ def _observe(name: str, tol: TreeOfLifeConfig, log) -> ObserveResult:
     return ObserveResult(asset_key=name, data_version=DataVersion(version), metadata=metadata)
 
 
+def downloads_observed_by() -> dict[str, list[str]]:
+    """Raw asset → the (unpartitioned) download assets its observation also reports: each download once,
+    by the first raw input it writes."""
+    from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
+
+    out: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for raw, downloads in RAW_FROM_DOWNLOAD.items():
+        for download in downloads:
+            if download not in seen and download != "eol_image_set_download":  # partitioned: per set, not here
+                seen.add(download)
+                out.setdefault(raw, []).append(download)
+    return out
+
+
+def download_fields(download: str) -> list[str]:
+    """The layout fields a download asset writes (those of the raw inputs it feeds)."""
+    from tol10m_assets.defs.downloads import RAW_FROM_DOWNLOAD
+
+    return [f for raw, ds in RAW_FROM_DOWNLOAD.items() if download in ds for f in RAW_SOURCES[raw][0]]
+
+
+def download_report(download: str, tol: TreeOfLifeConfig) -> AssetMaterialization | None:
+    """What a never-run download asset would have written is on disk (put there by hand or by another
+    tool): a reported materialization (Dagster's way to record an asset made outside it) with its content
+    version and the asset's code version, so the UI shows it up to date instead of never materialized, and
+    "Materialize unsynced" leaves it out. None while a file is missing."""
+    layout = tol.layout()
+    paths = {f: getattr(layout, f) for f in download_fields(download)}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    version = combine([f"{f}={fingerprint(p)}" for f, p in paths.items()])
+    metadata = {"on_disk": MetadataValue.md("\n".join(f"- `{f}`: `{p}`" for f, p in paths.items())),
+                "reported_by": "observe_sources: the files were already on disk (not downloaded by Dagster)"}
+    return AssetMaterialization(download, metadata=metadata,
+                                tags={DATA_VERSION_TAG: version, CODE_VERSION_TAG: CODE_VERSIONS[download]})
+
+
 def _raw_asset(name: str, description: str):
     @multi_observable_source_asset(name=f"observe_{name}", specs=[_raw_spec(name, description)])
     def _asset(context, tol: TreeOfLifeConfig):
         yield _observe(name, tol, context.log)
+        for download in downloads_observed_by().get(name, []):
+            if context.instance.get_latest_materialization_event(AssetKey(download)) is not None:
+                continue  # downloaded (or reported) before: its own record stands
+            event = download_report(download, tol)
+            if event is not None:
+                context.log_event(event)
 
     return _asset
 
@@ -256,7 +323,37 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
         versions = partition_versions(tol, sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS)))
         for key, version in versions.items():
             context.log_event(AssetObservation(SHARD_SOURCES, partition=key, tags={DATA_VERSION_TAG: version}))
-        context.log.info(f"observed {len(versions)} shard partitions")
-        yield ObserveResult(asset_key=SHARD_SOURCES, metadata={"partitions": len(versions)})
+        unsynced = unsynced_partitions(context.instance, versions)
+        context.log.info(f"observed {len(versions)} shard partitions; unsynced: {', '.join(unsynced) or 'none'}")
+        yield ObserveResult(asset_key=SHARD_SOURCES, metadata={
+            "partitions": len(versions),
+            "unsynced_count": len(unsynced),
+            # what "Materialize unsynced" would have to run: paste into the dialog's Custom partition selection
+            "unsynced_partitions": MetadataValue.text(", ".join(unsynced) or "none"),
+        })
+
+
+def unsynced_partitions(instance, versions: dict[str, str]) -> list[str]:
+    """Built partitions whose inputs' version differs from the one their last build was made from (the
+    version its materialization recorded, else the partition's last observation before it)."""
+    from dagster import AssetRecordsFilter
+    from dagster._core.definitions.data_version import INPUT_DATA_VERSION_TAG_PREFIX
+
+    tag = f"{INPUT_DATA_VERSION_TAG_PREFIX}/{SHARD_SOURCES}"
+    out = []
+    for key, version in versions.items():
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[key]),
+                                                  limit=1).records
+        if not records:
+            continue  # never built: Missing, not Unsynced
+        built_from = records[0].asset_materialization.tags.get(tag)
+        if built_from in (None, "INITIAL"):
+            before = instance.fetch_observations(AssetRecordsFilter(
+                asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
+            built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
+        if built_from != version:
+            out.append(key)
+    return out
+
 
 raw_assets.append(shard_sources)

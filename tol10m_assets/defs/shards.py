@@ -20,7 +20,14 @@ from dagster import (
 
 from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.liveness import record_process
-from tol10m_assets.defs.metadata import asset_attrs, human_bytes, thumbnail_entries_from_samples
+from tol10m_assets.defs.metadata import (
+    asset_attrs,
+    human_bytes,
+    planned_per_partition,
+    records_table,
+    shard_totals,
+    thumbnail_entries_from_samples,
+)
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
@@ -90,56 +97,114 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
         log=context.log.info,
     )
     result, report = build.result, build.report
-    seconds = max(result.seconds, 1e-9)
-    yield AssetCheckResult(
+    check = AssetCheckResult(
         check_name=CHECK_WDS,
         passed=report.passed,
         severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "shards": report.shards,
-            "samples": MetadataValue.json(report.samples),
-            "images_checked": report.images_checked,
-            "accounting": MetadataValue.json(build.accounting),
-            "problem_count": report.problem_count,
-            "problems": MetadataValue.json(report.problems[:50]),
-            "generation": MetadataValue.path(str(build.generation)),
-        },
+        metadata=check_metadata(build, context.run.run_id),
     )
     if not build.committed:
+        # the evaluation targets the partition's last materialization (if any): the grid shows it Failed
+        yield check
         raise Failure(
             description=f"check_wds failed for partition {partition}; nothing was published (the last committed "
             f"shards are unchanged). {report.problem_count} problem(s), first: "
             + "; ".join(report.problems[:3])
             + f". The rejected files are kept in {build.generation} until the next run of this partition.",
-            metadata={"problems": MetadataValue.json(report.problems[:50])},
+            metadata={"problems": MetadataValue.md(problems_table(report.problems)),
+                      "skipped_samples": MetadataValue.md(skipped_table(result.skipped_samples, total=sum(result.skipped.values())))},
         )
+    # The check ran on the staged files before the commit; its evaluation is recorded after the
+    # materialization so that it targets it (Dagster shows a partition's check status only while the
+    # evaluation targets the partition's latest materialization: else the grid says Missing).
+    registered = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    yield MaterializeResult(metadata=materialization_metadata(build, paths, partition, registered))
+    yield check
+
+
+def materialization_metadata(build, paths, partition: str, registered: list[str]) -> dict:
+    result = build.result
     written = build.accounting["written"]
-    yield MaterializeResult(
-        metadata={
-            **{f"samples_{split}": n for split, n in sorted(result.samples.items())},
-            "dagster/row_count": written,
-            "skipped": MetadataValue.json(dict(sorted(result.skipped.items()))),
-            "skipped_samples": MetadataValue.md(skipped_table(result.skipped_samples)),
-            "shards": MetadataValue.json({s: len(n) for s, n in sorted(result.shards.items())}),
-            "bytes": result.bytes,
-            "size": human_bytes(result.bytes),
-            "images_per_s": round(written / seconds, 1),
-            "seconds": round(result.seconds, 2),
-            "generation": build.manifest["generation"],
-            "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
-            **thumbnail_entries_from_samples(result.first_samples),  # the writer's first samples: no shard read again
-            **({"healed": f"was damaged: {build.healed}"} if build.healed else {}),
-        }
-    )
+    seconds = max(result.seconds, 1e-9)
+    return {
+        **{f"samples_{split}": n for split, n in sorted(result.samples.items())},
+        "dagster/row_count": written,
+        "skipped": MetadataValue.json(dict(sorted(result.skipped.items()))),
+        "skipped_samples": MetadataValue.md(skipped_table(result.skipped_samples, total=sum(result.skipped.values()))),
+        "shards": MetadataValue.json({s: len(n) for s, n in sorted(result.shards.items())}),
+        "bytes": result.bytes,
+        "size": human_bytes(result.bytes),
+        "images_per_s": round(written / seconds, 1),
+        "seconds": round(result.seconds, 2),
+        "generation": build.manifest["generation"],
+        "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
+        **thumbnail_entries_from_samples(result.first_samples),  # the writer's first samples: no shard read again
+        **({"healed": f"was damaged: {build.healed}"} if build.healed else {}),
+        **totals_over_partitions(paths, registered),
+    }
 
 
-def skipped_table(samples: list[dict], limit: int = 50) -> str:
-    """The first skipped images as a markdown table (origin, reason, detail)."""
-    if not samples:
+def totals_over_partitions(paths, registered: list[str]) -> dict:
+    """Totals over all registered partitions, so the asset's overview (its latest materialization) shows them."""
+    from tol10m_assets.store import PartitionStore
+
+    from tol10m_assets.store import ManifestError
+
+    store = PartitionStore(paths.store)
+
+    def manifest(key: str):
+        try:
+            return store.read_manifest(key)
+        except ManifestError:  # a damaged neighbour counts as not built; it must not fail this partition
+            return None
+
+    return shard_totals({k: manifest(k) for k in registered}, planned_per_partition(paths.mapping))
+
+
+def check_metadata(build, run_id: str, limit: int = 50) -> dict:
+    """check_wds's record of this attempt, committed or rejected: figures, problems and the skipped images
+    (tables: the UI shows them inline in a check's result)."""
+    report, result = build.report, build.result
+    samples, total = result.skipped_samples, sum(result.skipped.values())
+    rows = [[s["origin"], s["reason"], s["detail"]] for s in samples[:limit]]
+    if total > len(rows):
+        rows.append([f"… {total - len(rows)} more (of {total} skipped)", "", ""])
+    return {
+        "attempt": MetadataValue.text(
+            f"run {run_id}: " + ("committed" if build.committed else "REJECTED: nothing published, the last committed "
+                                 "shards are unchanged") + f"; generation {build.generation.name}"),
+        # counts as one table, not numbers: Dagster would plot each number over every partition's
+        # evaluations as one series, which means nothing
+        "figures": records_table(["figure", "value"], [["shards", report.shards], ["images_checked", report.images_checked],
+                                                        ["problem_count", report.problem_count], ["skipped_total", total]]),
+        "samples": MetadataValue.json(report.samples),
+        "accounting": MetadataValue.json(build.accounting),
+        "problems": records_table(["#", "problem"], list(enumerate(report.problems[:limit], 1)), empty="No problem."),
+        "skipped_by_reason": records_table(["reason", "images"], sorted(result.skipped.items()), empty="No image was skipped."),
+        "skipped_images": records_table(["origin", "reason", "detail"], rows, empty="No image was skipped."),
+        "generation": MetadataValue.path(str(build.generation)),
+    }
+
+
+def problems_table(problems: list[str], limit: int = 50) -> str:
+    """The first problems as a markdown table (one row each, text in full)."""
+    if not problems:
+        return "No problem."
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| # | problem |", "|--:|---|"] + [f"| {i} | {esc(p)} |" for i, p in enumerate(problems[:limit], 1)]
+    if len(problems) > limit:
+        lines.append(f"| | … {len(problems) - limit} more (problem_count) |")
+    return "\n".join(lines)
+
+
+def skipped_table(samples: list[dict], limit: int = 50, total: int | None = None) -> str:
+    """The first skipped images as a markdown table (origin, reason, detail), with the total skipped."""
+    total = len(samples) if total is None else total
+    if not samples and not total:
         return "No image was skipped."
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| origin | reason | detail |", "|---|---|---|"]
     lines += [f"| {esc(s['origin'])} | {esc(s['reason'])} | {esc(s['detail'])} |" for s in samples[:limit]]
-    if len(samples) > limit:
-        lines.append(f"| … {len(samples) - limit} more in the manifest | | |")
-    return "\n".join(lines)
+    if total > min(limit, len(samples)):
+        lines.append(f"| … {total - min(limit, len(samples))} more (of {total} skipped) | | |")
+    return f"{total} image(s) skipped; the first {min(limit, len(samples))}:\n\n" + "\n".join(lines)
