@@ -4,6 +4,7 @@
     tol10m partitions [--sample | --config FILE]   the shard partitions: committed generation, samples, last check
     tol10m observe [--sample | --config FILE]      observe the raw inputs (what changed shows as stale in the UI)
     tol10m explain ID [--sample | --config FILE]   where an image came from and what became of it (ID, <ID>.jpg, a file name)
+    tol10m settings [--sample | --config FILE] [--run-config]   the settings in effect, as a file or as run config
     tol10m slurm status [--sample | --config FILE] the runs with their Slurm job, state, node, reason and health
     tol10m ui [--sample | --config FILE]           the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)
 
@@ -241,6 +242,16 @@ def cmd_explain(args) -> int:
     return int(explain.main(argv, layout=None if args.sources_root else tol.layout()) or 0)
 
 
+def cmd_settings(args) -> int:
+    """The settings in effect as YAML: the flat file `--config` and `$TOL10M_SETTINGS` take, or (`--run-config`)
+    the run config `dagster ... -c FILE` and the launchpad take (`resources: tol: config: ...`)."""
+    import yaml
+
+    values = settings(args).effective()
+    print(yaml.safe_dump({"resources": {"tol": {"config": values}}} if args.run_config else values, sort_keys=True), end="")
+    return 0
+
+
 def cmd_slurm(args) -> int:
     from tol10m_assets.slurm.__main__ import main as slurm_main
 
@@ -264,16 +275,18 @@ def cmd_ui(args) -> int:
     return run_until_signal(command, env)
 
 
-def run_until_signal(command: list[str], env: dict, grace: float = 10.0) -> int:
-    """Run `command` in its own process group; Ctrl-C or SIGTERM stop the whole group (SIGTERM, then
-    SIGKILL after `grace` seconds), so the webserver, daemon and code servers all end."""
+def run_until_signal(command: list[str], env: dict, grace: float = 30.0) -> int:
+    """Run `command` in its own process group until it ends or Ctrl-C / SIGTERM arrive. A signal is passed
+    on as SIGINT to the leader alone, the orderly way out of `dagster dev` (it tells the webserver and the
+    daemon to stop over their shutdown pipes and waits for them); whatever of the group is still alive after
+    `grace` seconds, or after the leader, is killed (SIGKILL)."""
     proc = subprocess.Popen(command, env=env, start_new_session=True)
     stopping = {"signal": None}
 
     def stop(signum, _frame):
         stopping["signal"] = signum
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, signal.SIGINT)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -324,6 +337,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--data-root", help="where the build wrote (instead of the settings' data_root)")
     e.add_argument("--sources-root", help="where the raw inputs live (instead of the settings' sources_root)")
     e.set_defaults(run=cmd_explain)
+    st = with_config(sub.add_parser("settings", help="print the settings in effect (a settings file, or run config)"))
+    st.add_argument("--run-config", action="store_true", help="as run config for `dagster ... -c FILE` and the launchpad")
+    st.set_defaults(run=cmd_settings)
     sl = with_config(sub.add_parser("slurm", help="the Slurm side of the runs (tol10m_assets.slurm)"))
     sl.add_argument("action", choices=["status", "sweep"])
     sl.add_argument("--limit", type=int, default=20)
@@ -350,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         details = getattr(exc, "details", "")
         path.write_text(f"tol10m {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
                         + "".join(traceback.format_exception(exc)) + f"\n{exc}\n" + (f"\n{details}\n" if details else ""))
-        print(f"\ntol10m {args.command} failed: {one_line(exc)}\n  (full trace: {path})", file=sys.stderr)
+        lead = "\n" if sys.stdout.isatty() else ""  # after a progress bar's unfinished line
+        print(f"{lead}tol10m {args.command} failed: {one_line(exc)} (full trace: {path})", file=sys.stderr)
         return 1
 
 
