@@ -116,8 +116,9 @@ class TreeOfLifeConfig(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Record the settings in effect on the run (tag `tol10m/settings`), whoever launched it."""
-        if context.instance is not None and context.run_id:
-            context.instance.add_run_tags(context.run_id, {SETTINGS_TAG: self.effective_json()})
+        run = getattr(context, "run", None)
+        if context.instance is not None and run is not None:
+            context.instance.add_run_tags(run.run_id, {SETTINGS_TAG: self.effective_json()})
 
     def effective(self) -> dict:
         """Every setting as this run uses it (roots resolved)."""
