@@ -64,6 +64,12 @@ def for_the_sample(text: str, ident: str) -> str:
     return re.sub(r"\[(--[a-z-]+ [^\]]+)\]", r"\1", text)  # optional arguments given
 
 
+def importable(*modules: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,8 +174,9 @@ def test_every_readme_command_runs_against_a_fresh_sample_build(tmp_path):
     last = []
     for language, block in runs:
         if language == "python":
-            if "import wids" in block:
-                pytest.importorskip("torch", reason="wids needs torch: pip install -e '.[wids]'")
+            if "import wids" in block and not importable("wids", "torch"):
+                print("the wids snippet is not run: wids and torch are not installed (pip install -e '.[wids]')")
+                continue
             sample.bash(f"{sys.executable} - <<'PY'\n{for_the_sample(block, ident)}\nPY")
             continue
         exports = ""  # a block's `export` lines hold for its later commands, as in one shell
