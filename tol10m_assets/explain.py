@@ -55,9 +55,8 @@ def find_images(paths: BuildPaths, ident: str) -> list[dict]:
     try:
         query = "SELECT * FROM read_parquet(?) WHERE "
         member = _MEMBER.fullmatch(ident.strip().lower())  # an id, or a shard member: <id>.jpg, <id>.sci.txt
-        if member:
-            rows = con.execute(query + "treeoflife_id = ?", [str(paths.mapping), member["id"]]).df()
-        else:
+        rows = con.execute(query + "treeoflife_id = ?", [str(paths.mapping), member["id"]]).df() if member else []
+        if not len(rows) and not _UUID.fullmatch(ident.lower()):  # a source name (iNat21 files are <uuid>.jpg)
             name = ident.strip()
             rows = con.execute(query + "origin = ? OR ends_with(origin, ':' || ?) OR ends_with(origin, '/' || ?) ORDER BY origin LIMIT ?",
                                [str(paths.mapping), name, name, name, MAX_MATCHES + 1]).df()

@@ -29,6 +29,11 @@ def break_a_pool() -> None:
         time.sleep(0.05)
     pids = [int(name.split("-")[1]) for name in os.listdir(folder)]
     shutil.rmtree(folder, ignore_errors=True)
+    # One more (queued) task wakes the pool's manager thread, which then watches both workers: the second
+    # worker is spawned after the wake-up of its own submit, a race of CPython's ProcessPoolExecutor
+    # (a killed worker it does not watch would never be noticed, with or without our signal handling).
+    pool.submit(os.getpid)
+    time.sleep(0.5)
     os.kill(pids[0], signal.SIGKILL)
     for future in futures:
         try:

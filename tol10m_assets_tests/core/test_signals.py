@@ -168,7 +168,7 @@ def test_a_background_pytest_exits_after_its_last_test(tmp_path):
 
 def test_a_process_started_with_ampersand_has_sigint_ignored(tmp_path):
     """The premise of these tests: `cmd &` in a script starts `cmd` with SIGINT ignored."""
-    pid = start_in_background("sleep 30 > /dev/null", tmp_path)
+    pid = start_in_background("sleep 30 > /dev/null 2>&1", tmp_path)
     try:
         deadline = time.monotonic() + 10
         while "sleep" not in Path(f"/proc/{pid}/cmdline").read_text() and time.monotonic() < deadline:
