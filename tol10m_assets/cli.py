@@ -1,15 +1,20 @@
 """`tol10m`: the command line for people.
 
-    tol10m build [--config FILE] [--sample]     build everything in this process (progress, one error line)
-    tol10m partitions [--config FILE]           the shard partitions: committed generation, samples, last check
-    tol10m observe [--config FILE]              observe the raw inputs (what changed shows as stale in the UI)
-    tol10m explain ID                           where an image came from and what became of it
-    tol10m ui [--config FILE] [--sample]        the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)
-    tol10m push RELEASE --repo ORG/NAME         upload a release to a Hugging Face dataset repository (resumable)
+    tol10m build [--sample | --config FILE]        build everything in this process (progress, one error line)
+    tol10m partitions [--sample | --config FILE]   the shard partitions: committed generation, samples, last check
+    tol10m observe [--sample | --config FILE]      observe the raw inputs (what changed shows as stale in the UI)
+    tol10m explain ID [--sample | --config FILE]   where an image came from and what became of it (ID, <ID>.jpg, a file name)
+    tol10m settings [--sample | --config FILE] [--run-config]   the settings in effect, as a file or as run config
+    tol10m slurm status [--sample | --config FILE] the runs with their Slurm job, state, node, reason and health
+    tol10m ui [--sample | --config FILE]           the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)
+    tol10m push RELEASE --repo ORG/NAME            upload a release to a Hugging Face dataset repository (resumable)
 
-`--config FILE` is a YAML file of the `tol` settings (the schema of run config `resources.tol.config`;
-a whole run config is accepted too). Runs are recorded in `$DAGSTER_HOME` (default `./.dagster_home`).
-On an error, one line says what went wrong and the full trace is in the log file it names.
+Every command resolves the settings the same way (`defs.resources.resolve_settings`, also used by the UI's code
+location and `dagster` commands): `--sample` is the sample world in data/sample with its settings
+(`$TOL10M_SAMPLE`); `--config FILE` (else `$TOL10M_SETTINGS`) is a YAML file of the `tol` settings (the schema of
+run config `resources.tol.config`; a whole run config is accepted too). Runs are recorded in `$DAGSTER_HOME`
+(default `./.dagster_home`). On an error, one line says what went wrong and the full trace, Dagster's own logs
+included, is in the log file it names. SIGTERM and Ctrl-C stop every command, whatever the shell left ignored.
 """
 
 from __future__ import annotations
@@ -60,30 +65,43 @@ def log_path(home: Path, command: str) -> Path:
     return folder / f"tol10m-{command}-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.log"
 
 
-def settings(args, sample_overrides: dict | None = None):
-    """The `tol` settings: the YAML file (if any) over the environment defaults, sample settings under both."""
-    from tol10m_assets.defs.resources import TreeOfLifeConfig, read_settings_file
+def settings(args):
+    """The `tol` settings in effect (`resolve_settings`): `--sample`, then `--config FILE` (or `$TOL10M_SETTINGS`)."""
+    from tol10m_assets.defs.resources import resolve_settings
 
-    data = dict(sample_overrides or {})
-    if getattr(args, "config", None):
-        data.update(read_settings_file(args.config))
-    elif os.environ.get("TOL10M_SETTINGS"):
-        data.update(read_settings_file(os.environ["TOL10M_SETTINGS"]))
-    return TreeOfLifeConfig(**data)
+    if getattr(args, "sample", False):
+        use_sample_world(0, 0)
+    return resolve_settings(config=getattr(args, "config", None))
 
 
-def use_sample_world(images: int, seed: int, out=print) -> dict:
-    """Generate the sample world under data/sample and point the environment at it."""
-    from tol10m_assets.run import SAMPLE_DIR, SAMPLE_SETTINGS
+def use_sample_world(images: int, seed: int, out=print) -> Path:
+    """Point this process and its children at the sample world in data/sample (`$TOL10M_SAMPLE`); generate it
+    when `images` is given."""
+    from tol10m_assets.defs.resources import SAMPLE_ENV
+    from tol10m_assets.run import SAMPLE_DIR
     from tol10m_assets.sample import make_sample_world
 
-    sources = (SAMPLE_DIR / "sources").absolute()
-    os.environ["TOL10M_SOURCES_ROOT"] = str(sources)
-    os.environ["TOL10M_DATA_ROOT"] = str((SAMPLE_DIR / "TreeOfLife-10M").absolute())
+    folder = SAMPLE_DIR.absolute()
+    os.environ[SAMPLE_ENV] = str(folder)
     if images:
-        out(f"sample world: {images} images, seed {seed} → {sources}")
-        make_sample_world(sources, images=images, seed=seed, log=lambda *a, **k: None)
-    return dict(SAMPLE_SETTINGS)
+        out(f"sample world: {images} images, seed {seed} → {folder / 'sources'}")
+        make_sample_world(folder / "sources", images=images, seed=seed, log=lambda *a, **k: None)
+    return folder
+
+
+# --- signals -----------------------------------------------------------------------------------------
+
+
+def obey_signals() -> None:
+    """Ctrl-C and SIGTERM stop this process (with its clean-up: locks released, staging removed), whatever it
+    inherited: `cmd &` in a script starts it with SIGINT ignored, and Dagster's in-process runs then give SIGTERM
+    SIGINT's handler, so `kill PID` would be ignored too. Children started after this get the defaults."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, _frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 # --- progress ----------------------------------------------------------------------------------------
@@ -148,8 +166,9 @@ def _duration(seconds: float) -> str:
 def cmd_build(args) -> int:
     from tol10m_assets.run import build, print_summary
 
-    overrides = use_sample_world(args.images, args.seed) if args.sample else None
-    tol = settings(args, overrides)
+    if args.sample:
+        use_sample_world(args.images, args.seed)
+    tol = settings(args)
     print(f"data root {tol.resolved_data_root()}  ·  sources {tol.resolved_sources_root()}")
     where = build(tol=tol, log=lambda line: print(line, flush=True), progress=Progress())
     print_summary(where)
@@ -219,11 +238,19 @@ def cmd_partitions(args) -> int:
         rows = partition_rows(tol, instance)
     print(format_table(rows))
     print(inputs_line(tol), file=sys.stderr)  # a note: stdout stays the table
+    print_root_hint(tol, rows)
     failed = [r["partition"] for r in rows if r["check_wds"] not in ("succeeded",) and r["status"] != "retired"]
     if rows and failed:
         print(f"\n{len(failed)} partition(s) without a passing check_wds: {', '.join(failed)}; rebuild one with "
               "`dagster asset materialize -m tol10m_assets.definitions --select shards --partition KEY`")
     return 0
+
+
+def print_root_hint(tol, rows: list[dict]) -> None:
+    """Partitions registered in this instance but none built under the data root in effect: say so."""
+    if rows and all(r["status"] == "not built" for r in rows) and any(r["check_wds"] == "succeeded" for r in rows):
+        print(f"\nnote: this instance ($DAGSTER_HOME) has built these partitions, but not under {tol.resolved_data_root()}: "
+              "give the settings of that build (--sample for the sample world, --config FILE)")
 
 
 def cmd_observe(args) -> int:
@@ -240,19 +267,42 @@ def cmd_observe(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    """`python -m tol10m_assets.explain` over the settings in effect (roots, source layout, image size);
+    `--data-root` / `--sources-root` override the settings' roots."""
     from tol10m_assets import explain
 
-    return int(explain.main([args.id, *args.rest]) or 0)
+    tol = settings(args)
+    argv = [args.id, "--data-root", args.data_root or str(tol.resolved_data_root()),
+            "--sources-root", args.sources_root or str(tol.resolved_sources_root()),
+            "--width", str(tol.width), "--height", str(tol.height)]
+    return int(explain.main(argv, layout=None if args.sources_root else tol.layout()) or 0)
+
+
+def cmd_settings(args) -> int:
+    """The settings in effect as YAML: the flat file `--config` and `$TOL10M_SETTINGS` take, or (`--run-config`)
+    the run config `dagster ... -c FILE` and the launchpad take (`resources: tol: config: ...`)."""
+    import yaml
+
+    values = settings(args).effective()
+    print(yaml.safe_dump({"resources": {"tol": {"config": values}}} if args.run_config else values, sort_keys=True), end="")
+    return 0
+
+
+def cmd_slurm(args) -> int:
+    from tol10m_assets.slurm.__main__ import main as slurm_main
+
+    settings(args)  # the same flags as every command; the runs themselves are those of $DAGSTER_HOME
+    return int(slurm_main([args.action, *(["--limit", str(args.limit)] if args.action == "status" else [])]) or 0)
 
 
 def cmd_ui(args) -> int:
-    env = dict(os.environ)
-    if args.sample:
-        use_sample_world(0, 0)
-        env.update({k: os.environ[k] for k in ("TOL10M_SOURCES_ROOT", "TOL10M_DATA_ROOT")})
+    from tol10m_assets.defs.resources import SETTINGS_ENV
+
+    tol = settings(args)  # fail here, on the terminal, rather than in the UI's code location
+    env = dict(os.environ)  # $TOL10M_SAMPLE (--sample) and $TOL10M_SETTINGS: the code location resolves the same
     if args.config:
-        settings(args)  # fail here, on the terminal, rather than in the UI's code location
-        env["TOL10M_SETTINGS"] = str(Path(args.config).absolute())
+        env[SETTINGS_ENV] = str(Path(args.config).absolute())
+    print(f"data root {tol.resolved_data_root()}  ·  max_corrupt_share {tol.max_corrupt_share}", flush=True)
     # supersession warnings (FutureWarning) are about Dagster's own APIs, not the build: not shown
     env["PYTHONWARNINGS"] = "ignore::FutureWarning,ignore::DeprecationWarning"
     command = [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "tol10m_assets.definitions",
@@ -261,16 +311,18 @@ def cmd_ui(args) -> int:
     return run_until_signal(command, env)
 
 
-def run_until_signal(command: list[str], env: dict, grace: float = 10.0) -> int:
-    """Run `command` in its own process group; Ctrl-C or SIGTERM stop the whole group (SIGTERM, then
-    SIGKILL after `grace` seconds), so the webserver, daemon and code servers all end."""
+def run_until_signal(command: list[str], env: dict, grace: float = 30.0) -> int:
+    """Run `command` in its own process group until it ends or Ctrl-C / SIGTERM arrive. A signal is passed
+    on as SIGINT to the leader alone, the orderly way out of `dagster dev` (it tells the webserver and the
+    daemon to stop over their shutdown pipes and waits for them); whatever of the group is still alive after
+    `grace` seconds, or after the leader, is killed (SIGKILL)."""
     proc = subprocess.Popen(command, env=env, start_new_session=True)
     stopping = {"signal": None}
 
     def stop(signum, _frame):
         stopping["signal"] = signum
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, signal.SIGINT)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -336,21 +388,28 @@ def parser() -> argparse.ArgumentParser:
 
     def with_config(p):
         p.add_argument("--config", metavar="FILE", help="YAML file of `tol` settings (schema of resources.tol.config)")
+        p.add_argument("--sample", action="store_true", help="the embedded sample world (data/sample) and its settings")
         return p
 
     b = with_config(sub.add_parser("build", help="build everything in this process"))
-    b.add_argument("--sample", action="store_true", help="generate and build the embedded sample world (data/sample)")
     b.add_argument("--images", type=int, default=300, help="sample world size (with --sample)")
     b.add_argument("--seed", type=int, default=0, help="sample world seed (with --sample)")
     b.set_defaults(run=cmd_build)
     with_config(sub.add_parser("partitions", help="list the shard partitions with their status")).set_defaults(run=cmd_partitions)
     with_config(sub.add_parser("observe", help="observe the raw inputs (staleness in the UI)")).set_defaults(run=cmd_observe)
-    e = sub.add_parser("explain", help="explain one image or id (tol10m_assets.explain)")
-    e.add_argument("id")
-    e.add_argument("rest", nargs=argparse.REMAINDER)
+    e = with_config(sub.add_parser("explain", help="explain one image or id (tol10m_assets.explain)"))
+    e.add_argument("id", help="a treeoflife_id, a shard member (<id>.jpg) or a source file / member name")
+    e.add_argument("--data-root", help="where the build wrote (instead of the settings' data_root)")
+    e.add_argument("--sources-root", help="where the raw inputs live (instead of the settings' sources_root)")
     e.set_defaults(run=cmd_explain)
+    st = with_config(sub.add_parser("settings", help="print the settings in effect (a settings file, or run config)"))
+    st.add_argument("--run-config", action="store_true", help="as run config for `dagster ... -c FILE` and the launchpad")
+    st.set_defaults(run=cmd_settings)
+    sl = with_config(sub.add_parser("slurm", help="the Slurm side of the runs (tol10m_assets.slurm)"))
+    sl.add_argument("action", choices=["status", "sweep"])
+    sl.add_argument("--limit", type=int, default=20)
+    sl.set_defaults(run=cmd_slurm)
     u = with_config(sub.add_parser("ui", help="the Dagster UI (webserver and daemon)"))
-    u.add_argument("--sample", action="store_true", help="point the UI at the sample world (data/sample)")
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     u.set_defaults(run=cmd_ui)
@@ -360,26 +419,36 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    obey_signals()
     quiet_dagster_warnings()
     home = prepare_home()
     try:
         return args.run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"\ntol10m {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
     except Exception as exc:  # one line on the terminal, the whole story in the log file
         path = log_path(home, args.command)
+        details = getattr(exc, "details", "")
         path.write_text(f"tol10m {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
-                        + "".join(traceback.format_exception(exc)) + f"\n{exc}\n")
-        print(f"\ntol10m {args.command} failed: {one_line(exc)}\n  (full trace: {path})", file=sys.stderr)
+                        + "".join(traceback.format_exception(exc)) + f"\n{exc}\n" + (f"\n{details}\n" if details else ""))
+        lead = "\n" if sys.stdout.isatty() else ""  # after a progress bar's unfinished line
+        print(f"{lead}tol10m {args.command} failed: {one_line(exc)} (full trace: {path})", file=sys.stderr)
         return 1
 
 
 def one_line(exc: BaseException) -> str:
-    """The message that says what went wrong: the last meaningful line of a failed step, else the first."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    """The message that says what went wrong, on one line: a settings error names the setting and keeps
+    pydantic's message; else the first line and the first failed step's message."""
+    from tol10m_assets.defs.resources import settings_message_in
+
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
+    setting = settings_message_in(text)
+    if setting and len(lines) > 1:
+        return f"{lines[0]} {setting}"
     steps = [line for line in lines[1:] if not line.startswith("caused by:")]
     if len(lines) > 1 and steps:
         return f"{lines[0]} {steps[0]}"

@@ -1,6 +1,6 @@
 """Why is this image labelled so? ``python -m tol10m_assets.explain ID``
 
-ID is a ``treeoflife_id`` or a source file / member name (``123_456_eol-full-size-copy.jpg``,
+ID is a ``treeoflife_id`` (or a shard member of it: ``<id>.jpg``) or a source file / member name (``123_456_eol-full-size-copy.jpg``,
 ``image_set_01.tar.gz:123_456_eol-full-size-copy.jpg``, ``train/<class dir>/<file>.jpg``,
 ``part7/<file>.jpg``, or a bare file name). For each matching image it prints the seven ranks and
 the common name, each with the file and 1-based line that gave it (and that line), the caption,
@@ -27,6 +27,7 @@ from tol10m_assets.taxonomy.taxon import RANKS, Taxon, captions
 
 _WHERE = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<line>\d+)(?P<rest>.*)$")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_MEMBER = re.compile(rf"(?P<id>{_UUID.pattern})(\.[a-z_]+)*")
 MAX_MATCHES = 5
 
 
@@ -53,9 +54,9 @@ def find_images(paths: BuildPaths, ident: str) -> list[dict]:
     con = duckdb.connect()
     try:
         query = "SELECT * FROM read_parquet(?) WHERE "
-        if _UUID.fullmatch(ident.lower()):
-            rows = con.execute(query + "treeoflife_id = ?", [str(paths.mapping), ident.lower()]).df()
-        else:
+        member = _MEMBER.fullmatch(ident.strip().lower())  # an id, or a shard member: <id>.jpg, <id>.sci.txt
+        rows = con.execute(query + "treeoflife_id = ?", [str(paths.mapping), member["id"]]).df() if member else []
+        if not len(rows) and not _UUID.fullmatch(ident.lower()):  # a source name (iNat21 files are <uuid>.jpg)
             name = ident.strip()
             rows = con.execute(query + "origin = ? OR ends_with(origin, ':' || ?) OR ends_with(origin, '/' || ?) ORDER BY origin LIMIT ?",
                                [str(paths.mapping), name, name, name, MAX_MATCHES + 1]).df()
@@ -146,9 +147,10 @@ def upgrade_steps(layout: SourceLayout, ranks: list[str], provenance: dict[str, 
     return steps
 
 
-def explain(ident: str, data_root: str | Path, sources_root: str | Path | None = None, width: int = 224, height: int = 224) -> list[Explanation]:
+def explain(ident: str, data_root: str | Path, sources_root: str | Path | None = None, width: int = 224, height: int = 224,
+            layout: SourceLayout | None = None) -> list[Explanation]:
     paths = BuildPaths(Path(data_root), width, height)
-    layout = SourceLayout.under(sources_root or Path(data_root) / "sources")
+    layout = layout or SourceLayout.under(sources_root or Path(data_root) / "sources")
     out = []
     for image in find_images(paths, ident)[:MAX_MATCHES]:
         label = _label(paths, image["treeoflife_id"])
@@ -231,9 +233,9 @@ def _row(name: str, value: str, where: str, width: int, texts: dict[str, str], s
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, layout: SourceLayout | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tol10m_assets.explain", description="Why is this image labelled so?")
-    parser.add_argument("id", help="a treeoflife_id, or a source file / member name")
+    parser.add_argument("id", help="a treeoflife_id (or a shard member: <id>.jpg), or a source file / member name")
     parser.add_argument("--data-root", default=None, help=f"where the build wrote (default: $TOL10M_DATA_ROOT or {default_data_root()})")
     parser.add_argument("--sources-root", default=None, help=f"where the raw inputs live (default: ${SOURCES_ROOT_ENV} or <data root>/sources)")
     parser.add_argument("--width", type=int, default=224)
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     data_root = args.data_root or default_data_root()
     sources_root = args.sources_root or os.environ.get(SOURCES_ROOT_ENV) or str(Path(data_root) / "sources")
     try:
-        found = explain(args.id, data_root, sources_root, args.width, args.height)
+        found = explain(args.id, data_root, sources_root, args.width, args.height, layout=layout)
     except NotFound as exc:
         print(f"explain: {exc}", file=sys.stderr)
         return 2

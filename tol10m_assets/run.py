@@ -24,7 +24,12 @@ SAMPLE_SETTINGS = {"max_corrupt_share": 0.25}
 
 
 class BuildFailed(RuntimeError):
-    """A job of the build failed; the message carries each failed step's error."""
+    """A job of the build failed; the message carries each failed step's error, ``details`` the full
+    traces and Dagster's error log lines (for the log file, not the terminal)."""
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.details = details
 
 
 def root_cause(error) -> str:
@@ -45,21 +50,41 @@ def error_chain(error) -> str:
     return "\n  caused by: ".join(messages) if messages else ""
 
 
+INTERRUPTED = "DagsterExecutionInterruptedError"
+
+
 def _execute(job, instance, **kwargs):
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    """Run `job` in this process. Dagster's own log lines stay off the terminal (`CRITICAL` only): a failure
+    raises :class:`BuildFailed` (the steps' messages; traces and error logs in ``details``), an
+    interrupted run (Ctrl-C, SIGTERM) ``KeyboardInterrupt``."""
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
     if not result.success:
-        errors = [
-            f"{event.step_key}: {error_chain(event.step_failure_data.error)}"
-            for event in result.all_events
-            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
-        ]
+        failures = [event for event in result.all_events
+                    if event.is_step_failure and event.step_failure_data and event.step_failure_data.error]
+        if any(_error_classes(event.step_failure_data.error) & {INTERRUPTED, "KeyboardInterrupt"} for event in failures):
+            raise KeyboardInterrupt(f"{job.name}: stopped by a signal")
+        errors = [f"{event.step_key}: {error_chain(event.step_failure_data.error)}" for event in failures]
+        details = "\n".join(
+            f"[{event.event_type_value}] {event.step_key or ''} {event.message or ''}"
+            + (f"\n{event.step_failure_data.error.to_string()}" if event.is_step_failure and event.step_failure_data
+               and event.step_failure_data.error else "")
+            for event in result.all_events if event.is_failure or event.is_step_failure or event.event_type_value == "ENGINE_EVENT"
+        )
         where = f" for partition {kwargs['partition_key']}" if "partition_key" in kwargs else ""
-        raise BuildFailed(f"{job.name}{where} failed:\n" + "\n".join(errors))
+        raise BuildFailed(f"{job.name}{where} failed:\n" + "\n".join(errors), details)
     for check in result.get_asset_check_evaluations():
         if not check.passed:
             print(f"  check {check.asset_key.to_user_string()}:{check.check_name} did not pass ({check.severity.value})")
     return result
+
+
+def _error_classes(error) -> set[str]:
+    names = set()
+    while error is not None:
+        names.add(error.cls_name or "")
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return names
 
 
 def partition_sizes(paths) -> dict[str, int]:

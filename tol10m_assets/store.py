@@ -355,11 +355,19 @@ class PartitionStore:
 
     # --- the one writer --------------------------------------------------------------------
 
+    @contextlib.contextmanager
     def lock(self, partition: str, owner: dict):
-        """Hold this partition's writer lock, or raise :class:`PartitionLocked` naming the holder."""
+        """Hold this partition's writer lock, or raise :class:`PartitionLocked` naming the holder. A run that
+        raises (a failure, Ctrl-C, SIGTERM) removes its uncommitted generation before the lock is released."""
         folder = self.folder(partition)
         folder.mkdir(parents=True, exist_ok=True)
-        return exclusive(folder / LOCK, owner, f"partition {partition}")
+        with exclusive(folder / LOCK, owner, f"partition {partition}"):
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.remove_uncommitted(partition)
+                raise
 
     def remove_uncommitted(self, partition: str) -> list[str]:
         """Remove every generation the manifest does not name, and temporary manifests of killed runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,18 @@ TESTS = Path(__file__).resolve().parent
 # The fixtures of tol10m_assets.testing (tol10m_world, tol10m_tol, tol10m_instance), also when the
 # package's pytest11 entry point is not installed or plugin autoloading is off.
 pytest_plugins = ["tol10m_assets.testing"]
+
+
+def _terminated(signum, _frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+def pytest_configure(config):
+    """Ctrl-C and SIGTERM stop the suite (fixtures torn down) whatever it inherited: started with `&` from a
+    script it has SIGINT ignored, and Dagster's in-process runs would then ignore SIGTERM too; the processes
+    the tests start get the default handling."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,28 @@
-"""The one resource every asset reads: where things live and how the dataset is built."""
+"""The one resource every asset reads: where things live and how the dataset is built.
+
+Settings are resolved one way everywhere (`resolve_settings`): the CLI, the UI's code location,
+`dagster asset materialize` in an sbatch job and the tests' sample settings.
+"""
 
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from dagster import ConfigurableResource
-from pydantic import Field, field_validator
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, ValidationError, field_validator
 
 from tol10m_assets.layout import DEFAULT_PATHS, SourceLayout
+from tol10m_assets.run import SAMPLE_SETTINGS
 from tol10m_assets.paths import BuildPaths, default_data_root, default_sources_root
 from tol10m_assets.sources import Chunking
 
 
 SETTINGS_ENV = "TOL10M_SETTINGS"  # a YAML settings file read by the code location (the UI) and the CLI
+SAMPLE_ENV = "TOL10M_SAMPLE"  # a sample world's folder (`--sample`): its sources, data root and settings
+SETTINGS_TAG = "tol10m/settings"  # every run records the settings it ran with (JSON)
 
 THRESHOLD_MEANINGS = {
     "hierarchy_gap_share": "share of rows with a missing rank above a present one",
@@ -65,27 +74,27 @@ class TreeOfLifeConfig(ConfigurableResource):
         default="", description="label_source `table`: a Parquet or CSV keyed by treeoflife_id (or uuid) with the seven "
         "ranks and optionally common_name (e.g. TaxonoPy's resolved output); relative = under sources_root.",
     )
-    width: int = Field(default=224, description="Output image width in pixels (the shard folder is `<W>x<H>`).")
-    height: int = Field(default=224, description="Output image height in pixels.")
-    jpeg_quality: int = Field(default=100, description="JPEG quality of the output images; the published shards use 100.")
+    width: int = Field(default=224, gt=0, description="Output image width in pixels (the shard folder is `<W>x<H>`).")
+    height: int = Field(default=224, gt=0, description="Output image height in pixels.")
+    jpeg_quality: int = Field(default=100, ge=1, le=100, description="JPEG quality of the output images; the published shards use 100.")
     resize_mode: Literal["squash", "center_crop", "keep_ratio"] = Field(
         default="squash",
         description="`squash` (published: to W×H without keeping the aspect ratio, bicubic), `center_crop` "
         "(cover then crop the centre) or `keep_ratio` (fit inside W×H, padded).",
     )
-    val_percent: float = Field(default=5.0, description="Percent of each source's images in `val` (a seeded hash per id).")
+    val_percent: float = Field(default=5.0, ge=0, le=100, description="Percent of each source's images in `val` (a seeded hash per id).")
     train_small_percent: float = Field(
-        default=10.0, description="Percent of `train` repeated in `train_small` (the published build used 10)."
+        default=10.0, ge=0, le=100, description="Percent of `train` repeated in `train_small` (the published build used 10)."
     )
     seed: int = Field(default=0, description="Seed of the split hash: another seed gives other (still deterministic) splits.")
-    shard_max_samples: int = Field(default=100_000, description="A new shard starts after this many samples (as the original).")
-    shard_max_bytes: int = Field(default=3_000_000_000, description="… or after this many bytes (3 GB, as the original).")
-    workers: int = Field(default=0, description="Worker processes per shard partition; 0 = the CPUs Slurm or the machine gives.")
+    shard_max_samples: int = Field(default=100_000, gt=0, description="A new shard starts after this many samples (as the original).")
+    shard_max_bytes: int = Field(default=3_000_000_000, gt=0, description="… or after this many bytes (3 GB, as the original).")
+    workers: int = Field(default=0, ge=0, description="Worker processes per shard partition; 0 = the CPUs Slurm or the machine gives.")
     inat21_classes_per_partition: int = Field(
-        default=100, description="iNat21 classes per shard partition (`inat21-NNN`); changing it re-keys the partitions."
+        default=100, gt=0, description="iNat21 classes per shard partition (`inat21-NNN`); changing it re-keys the partitions."
     )
     bioscan_parts_per_partition: int = Field(
-        default=10, description="BIOSCAN parts per shard partition (`bioscan-NNN`); changing it re-keys the partitions."
+        default=10, gt=0, description="BIOSCAN parts per shard partition (`bioscan-NNN`); changing it re-keys the partitions."
     )
     exclude_rare_species: bool = Field(
         default=True,
@@ -93,7 +102,7 @@ class TreeOfLifeConfig(ConfigurableResource):
         "`rare_unseen`. Off only for experiments: the catalog check `rare_species_excluded` is then skipped.",
     )
     max_corrupt_share: float = Field(
-        default=0.01, description="check_wds fails a partition when more than this share of its planned images is corrupt."
+        default=0.01, ge=0, le=1, description="check_wds fails a partition when more than this share of its planned images is corrupt."
     )
     release_shard_samples: int = Field(
         default=0, ge=0,
@@ -130,6 +139,21 @@ class TreeOfLifeConfig(ConfigurableResource):
         if bad:
             raise ValueError(f"taxa_thresholds {bad}: give [warn_above, error_above]")
         return value
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Record the settings in effect on the run (tag `tol10m/settings`), whoever launched it."""
+        run = getattr(context, "run", None)
+        if context.instance is not None and run is not None:
+            context.instance.add_run_tags(run.run_id, {SETTINGS_TAG: self.effective_json()})
+
+    def effective(self) -> dict:
+        """Every setting as this run uses it (roots resolved)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        values.update(data_root=str(self.resolved_data_root()), sources_root=str(self.resolved_sources_root()))
+        return values
+
+    def effective_json(self) -> str:
+        return json.dumps(self.effective(), sort_keys=True, separators=(",", ":"))
 
     def resolved_data_root(self) -> Path:
         return Path(self.data_root or default_data_root()).absolute()
@@ -185,7 +209,8 @@ def _default_thresholds() -> dict[str, list[float]]:
 
 
 class SettingsFileError(ValueError):
-    """A settings file that cannot be read or does not fit the `tol` settings; the message names the file."""
+    """Settings that cannot be read or do not fit the `tol` settings: one line naming the file (if any),
+    the setting and the validation message."""
 
 
 def read_settings_file(path: str | Path) -> dict:
@@ -197,7 +222,8 @@ def read_settings_file(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise SettingsFileError(f"{path}: cannot read the settings file ({exc})") from None
+        reason = " ".join(str(exc).split())
+        raise SettingsFileError(f"{path}: cannot read the settings file ({reason})") from None
     if not isinstance(data, dict):
         raise SettingsFileError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
     if "resources" in data:
@@ -213,15 +239,67 @@ def read_settings_file(path: str | Path) -> dict:
     return data
 
 
-def settings_from_file(path: str | Path, **overrides) -> TreeOfLifeConfig:
-    data = {**read_settings_file(path), **overrides}
+def validation_message(exc: ValidationError) -> str:
+    """pydantic's errors on one line, each naming its setting: "setting `width`: Input should be ... (given -5)"."""
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error.get("loc", ())) or "?"
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        given = f" (given {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+        parts.append(f"setting `{name}`: {message}{given}")
+    return "; ".join(parts)
+
+
+_PYDANTIC_HEADER = re.compile(r"\d+ validation errors? for \w+\s*\n")
+_PYDANTIC_ENTRY = re.compile(
+    r"^(?P<loc>\S[^\n]*)\n\s+(?P<msg>[^\n]+?) \[type=[^,\]\n]+(?:, input_value=(?P<input>[^\n]+?))?(?:, input_type=\w+)?\]",
+    re.MULTILINE,
+)
+
+
+def settings_message_in(text: str) -> str | None:
+    """The one-line settings message of pydantic's error text (as a failed run reports it), if there is one."""
+    header = _PYDANTIC_HEADER.search(text)
+    if not header:
+        return None
+    found = _PYDANTIC_ENTRY.finditer(text, header.end())
+    parts = [f"setting `{m['loc'].strip()}`: {m['msg'].strip().removeprefix('Value error, ')}"
+             + (f" (given {m['input']})" if m["input"] and m["input"][0] not in "{[" else "") for m in found]
+    return "; ".join(parts) or None
+
+
+def make_settings(data: dict, where: str | Path | None = None) -> TreeOfLifeConfig:
+    """`TreeOfLifeConfig(**data)`, or a :class:`SettingsFileError` naming `where` and each bad setting."""
     try:
         return TreeOfLifeConfig(**data)
-    except ValueError as exc:
-        raise SettingsFileError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        raise SettingsFileError(f"{where}: {validation_message(exc)}" if where else validation_message(exc)) from None
+
+
+def sample_settings(folder: str | Path) -> dict:
+    """The sample world in `folder`: its sources, its data root and the settings its builds use."""
+    folder = Path(folder).absolute()
+    return {"sources_root": str(folder / "sources"), "data_root": str(folder / "TreeOfLife-10M"), **SAMPLE_SETTINGS}
+
+
+def resolve_settings(config: str | Path | None = None, sample: str | Path | None = None, **overrides) -> TreeOfLifeConfig:
+    """The settings in effect, resolved the same way by the CLI, the UI, `dagster` commands and the tests.
+
+    Lowest first: the defaults (roots from `TOL10M_DATA_ROOT` / `TOL10M_SOURCES_ROOT`); the sample world's
+    (`sample`, else `$TOL10M_SAMPLE`); the settings file (`config`, else `$TOL10M_SETTINGS`); `overrides`."""
+    sample = sample or os.environ.get(SAMPLE_ENV) or None
+    config = config or os.environ.get(SETTINGS_ENV) or None
+    data = sample_settings(sample) if sample else {}
+    if config:
+        data.update(read_settings_file(config))
+    data.update(overrides)
+    return make_settings(data, where=config)
+
+
+def settings_from_file(path: str | Path, **overrides) -> TreeOfLifeConfig:
+    return make_settings({**read_settings_file(path), **overrides}, where=path)
 
 
 def default_settings() -> TreeOfLifeConfig:
-    """`TOL10M_SETTINGS` (a YAML file) when set, else the environment-driven defaults."""
-    path = os.environ.get(SETTINGS_ENV)
-    return settings_from_file(path) if path else TreeOfLifeConfig()
+    """The settings of the code location: `$TOL10M_SAMPLE` and `$TOL10M_SETTINGS` when set (`resolve_settings`)."""
+    return resolve_settings()

@@ -5,6 +5,9 @@
 - Every worker watches the process that created the pool (a pidfd where Linux has one, else a poll
   every half second) and exits at once when it is gone: a ``kill -9`` of a shard run leaves no
   worker behind, still decoding, holding memory or a GPU-less node's cores.
+- Workers restore the default SIGTERM / SIGINT whatever they inherited (a run started with `cmd &` from a
+  script ignores SIGINT, and Dagster then gives SIGTERM the same "ignore"): the pool's own clean-up
+  terminates workers with SIGTERM, and a worker that ignored it would keep the interpreter from exiting.
 - A pool that cannot start at all (e.g. a launching script without an ``if __name__ == "__main__"``
   guard, re-run by every worker) raises :class:`WorkerPoolError` instead of failing image after image.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -50,8 +54,15 @@ def _exit_when_gone(parent: int) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def default_signals() -> None:
+    """SIGTERM and SIGINT as a fresh process has them: they end it."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _watch_parent(parent: int) -> None:
-    """Pool initializer: a daemon thread that ends this worker when ``parent`` ends."""
+    """Pool initializer: default signals, and a daemon thread that ends this worker when ``parent`` ends."""
+    default_signals()
     threading.Thread(target=_exit_when_gone, args=(parent,), name="parent-watch", daemon=True).start()
 
 

@@ -1,6 +1,7 @@
 """The Slurm side of the instance's runs, from the command line (``dagster run list`` prints ids only):
 
     python -m tol10m_assets.slurm status [--limit N]   # run, status, job id, Slurm state, node, reason, health
+                                                       # (Slurm unreachable: says so, exit 3, no stale states)
     python -m tol10m_assets.slurm sweep                # one sweep now (what SlurmRunCoordinator does periodically)
 """
 
@@ -17,6 +18,7 @@ from tol10m_assets.slurm.launcher import (
     STATE_TAG,
     SlurmRunLauncher,
 )
+from tol10m_assets.slurm.states import controller_reachable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,18 +33,29 @@ def main(argv: list[str] | None = None) -> int:
 
     with DagsterInstance.get() as instance:
         if args.command == "status":
+            live, why = _reachable(instance.run_launcher)
+            if not live:  # the tags are the last states seen: not shown as if they were live
+                print(f"Slurm is unreachable ({why}): job states are unknown until it answers; Dagster's run status below",
+                      file=sys.stderr)
             print("run_id    status     job      slurm_state  node       reason           health")
             for run in instance.get_runs(limit=args.limit):
-                t = run.tags
+                t = run.tags if live else {JOB_ID_TAG: run.tags.get(JOB_ID_TAG, "-"), STATE_TAG: "unreachable"}
                 print(f"{run.run_id[:8]}  {run.status.value:<9}  {t.get(JOB_ID_TAG, '-'):<7}  {t.get(STATE_TAG, '-') or '-':<11}  "
                       f"{t.get(NODE_TAG, '') or '-':<9}  {t.get(REASON_TAG, '') or '-':<15}  {t.get(HEALTH_TAG, '-')}")
-            return 0
+            return 0 if live else 3
         launcher = instance.run_launcher
         if not isinstance(launcher, SlurmRunLauncher):
             print(f"the instance's run launcher is {type(launcher).__name__}, not SlurmRunLauncher", file=sys.stderr)
             return 2
         print(launcher.sweep())
         return 0
+
+
+def _reachable(launcher) -> tuple[bool, str]:
+    """Whether a Slurm launcher's controller answers (always true for another launcher)."""
+    if not isinstance(launcher, SlurmRunLauncher):
+        return True, ""
+    return controller_reachable(launcher.commands["scontrol"])
 
 
 if __name__ == "__main__":

@@ -78,20 +78,27 @@ def home(tmp_path, monkeypatch):
 def test_an_error_is_one_line_and_the_trace_is_in_a_log_file(home, tmp_path, capsys):
     missing = tmp_path / "nowhere.yaml"
     assert cli.main(["build", "--config", str(missing)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and err[0].startswith("tol10m build failed:") and str(missing) in err[0], err
-    log = Path(err[1].split("full trace: ")[1].rstrip(")"))
+    err = capsys.readouterr().err.splitlines()  # one line, the log's path at its end (issue 25: it was two)
+    assert len(err) == 1 and err[0].startswith("tol10m build failed:") and str(missing) in err[0], err
+    log = Path(err[0].split("full trace: ")[1].rstrip(")"))
     assert log.parent == home / "logs" and "Traceback" in log.read_text()
 
 
-def test_explain_is_the_explain_module(home, monkeypatch):
-    """`tol10m explain ID [options]` hands its arguments to `python -m tol10m_assets.explain` unchanged."""
+def test_explain_is_the_explain_module(home, monkeypatch, tmp_path):
+    """`tol10m explain ID [options]` is `python -m tol10m_assets.explain` over the settings in effect (since
+    issue 25: the same `--config`/`--sample` as every command; `--data-root` still wins)."""
     from tol10m_assets import explain
 
     seen = []
-    monkeypatch.setattr(explain, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(explain, "main", lambda argv, layout=None: seen.append(argv) or 0)
     assert cli.main(["explain", "0233c093-d442-5303-bc54-ceb3a7a4a132", "--data-root", "x"]) == 0
-    assert seen == [["0233c093-d442-5303-bc54-ceb3a7a4a132", "--data-root", "x"]]
+    argv = seen[-1]
+    assert argv[0] == "0233c093-d442-5303-bc54-ceb3a7a4a132" and argv[argv.index("--data-root") + 1] == "x"
+    config = tmp_path / "s.yaml"
+    config.write_text("data_root: built\nwidth: 128\n")
+    assert cli.main(["explain", "a.jpg", "--config", str(config)]) == 0
+    argv = seen[-1]
+    assert argv[argv.index("--data-root") + 1] == str(tmp_path / "built") and argv[argv.index("--width") + 1] == "128"
 
 
 def test_the_console_script_is_declared():
