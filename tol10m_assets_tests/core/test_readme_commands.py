@@ -35,6 +35,7 @@ NOT_RUN = {
     "torchrun": "needs open_clip's training code; the loader it uses is read by pipeline/test_published_layout.py",
     "slurm/local-cluster.sh": "starts services as root: the slurm/ tests use it",
     "materialize_to_memory": "the testing example: assets/test_readme_example.py runs it",
+    "tol10m push": "needs a Hugging Face Hub: release/test_push.py pushes to a local hub on 127.0.0.1",
 }
 
 
@@ -60,6 +61,7 @@ def for_the_sample(text: str, ident: str) -> str:
     """The README's placeholders and default data root, on the sample build."""
     text = text.replace(".venv/bin/", f"{BIN}/")
     text = text.replace("data/TreeOfLife-10M/", "data/sample/TreeOfLife-10M/")
+    text = text.replace("/releases/<name>/", "/published/")  # a release's own folder: here the current one
     text = text.replace("<treeoflife_id | member or file name>", ident).replace(" ID.jpg ", f" {ident}.jpg ")
     return re.sub(r"\[(--[a-z-]+ [^\]]+)\]", r"\1", text)  # optional arguments given
 
