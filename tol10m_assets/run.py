@@ -12,8 +12,12 @@ On a cluster, prefer backfills through the Slurm run launcher (docs/slurm.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,7 +62,10 @@ def _execute(job, instance, **kwargs):
     raises :class:`BuildFailed` (the steps' messages; traces and error logs in ``details``), an
     interrupted run (Ctrl-C, SIGTERM) ``KeyboardInterrupt``."""
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
+    with _signals_seen() as seen:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet, **kwargs)
+    if seen():  # Dagster defers a signal that lands between its interrupt points, and forgets it when the run ends
+        raise KeyboardInterrupt(f"{job.name}: stopped by a signal")
     if not result.success:
         failures = [event for event in result.all_events
                     if event.is_step_failure and event.step_failure_data and event.step_failure_data.error]
@@ -77,6 +84,34 @@ def _execute(job, instance, **kwargs):
         if not check.passed:
             print(f"  check {check.asset_key.to_user_string()}:{check.check_name} did not pass ({check.severity.value})")
     return result
+
+
+@contextlib.contextmanager
+def _signals_seen():
+    """Yields a function telling whether SIGINT or SIGTERM arrived meanwhile, whatever Python handler was
+    installed then (a wakeup fd: the interpreter writes every handled signal's number to it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    received: set[int] = set()
+
+    def seen() -> bool:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while data := reader.recv(512):
+                received.update(data)
+        return bool(received & {signal.SIGINT, signal.SIGTERM})
+
+    try:
+        yield seen
+    finally:
+        signal.set_wakeup_fd(previous)
+        seen()
+        reader.close()
+        writer.close()
 
 
 def _error_classes(error) -> set[str]:

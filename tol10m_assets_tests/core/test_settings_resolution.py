@@ -25,7 +25,8 @@ from tol10m_assets.run import SAMPLE_SETTINGS
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in (SETTINGS_ENV, SAMPLE_ENV, "TOL10M_DATA_ROOT", "TOL10M_SOURCES_ROOT"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so that teardown also undoes what the code under test sets
+        monkeypatch.delenv(name)      # (the CLI's --sample sets $TOL10M_SAMPLE for its children)
     return monkeypatch
 
 
