@@ -308,7 +308,7 @@ def build_partition(
             ],
             "bytes": result.bytes,
             "seconds": round(result.seconds, 3),
-            "check": {"images_checked": report.images_checked, "shards": report.shards},
+            "check": {"name": "check_wds", "passed": report.passed, "images_checked": report.images_checked, "shards": report.shards},
         }
         committed = store.commit(partition, generation, manifest)
         return PartitionBuild(partition, result, report, figures, generation, committed)
