@@ -2,7 +2,7 @@
 observation of the raw inputs (`observe_sources`, with a schedule that is off by default)."""
 
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job, in_process_executor
 
 from tol10m_assets.defs.build import build_assets
 from tol10m_assets.defs.downloads import download_assets
@@ -20,6 +20,7 @@ prepare_job = define_asset_job(
 shards_job = define_asset_job(
     "write_shards",
     selection=AssetSelection.assets(shard_sources, shards),
+    executor_def=in_process_executor,  # two sequential steps: one process per job, not three start-ups (issue 21)
     description="One shard partition per run (a Slurm job each with the Slurm launcher); the partition's inputs "
     "are observed first, so its data version records what it was built from.",
 )
