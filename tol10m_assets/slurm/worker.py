@@ -2,8 +2,10 @@
 
 What ``dagster api execute_run`` does, with two differences that make Slurm's verdict the run's:
 
-- **SIGTERM is ignored** by the worker and every process it starts (step processes re-import this
-  module as their ``__mp_main__``, the shard pool inherits the disposition). Slurm sends SIGTERM,
+- **SIGTERM does nothing** in the worker and in every Python process it starts (a no-op handler:
+  step processes re-import this module as their ``__mp_main__``, the shard pool's forkserver too,
+  its workers inherit it; programs it ``exec``s, such as Dagster's log ``tail``, get the default
+  back, so Dagster can still stop them). Slurm sends SIGTERM,
   then SIGKILL after ``KillWait``, on a cancel, a time limit, a requeue, a preemption or a node
   going down; Dagster's worker would turn that SIGTERM into "execution interrupted" and fail the
   run itself. Here it dies by SIGKILL, and the launcher records Slurm's final state instead
@@ -24,7 +26,12 @@ import signal
 import sys
 import time
 
-signal.signal(signal.SIGTERM, signal.SIG_IGN)  # at import: step processes import this module too
+
+def _slurm_decides(signo, frame) -> None:
+    """SIGTERM from Slurm: the job's end is Slurm's to record (SIGKILL follows after KillWait)."""
+
+
+signal.signal(signal.SIGTERM, _slurm_decides)  # at import: step processes import this module too
 
 import dagster._utils.interrupts as _interrupts  # noqa: E402
 
@@ -49,8 +56,8 @@ def main(argv: list[str]) -> int:
     restart = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
     with DagsterInstance.from_ref(args.instance_ref) as instance:
         opened = time.time()
-        _say(f"start-up: {opened - t0:.1f} s to an open instance (script and interpreter {entered - t0:.1f} s, "
-             f"dagster imports {imported - entered:.1f} s, instance {opened - imported:.1f} s)")
+        _say(f"start-up: {opened - t0:.1f} s to an open instance (script, interpreter and dagster import {entered - t0:.1f} s, "
+             f"dagster's run modules {imported - entered:.1f} s, instance {opened - imported:.1f} s)")
         run = instance.get_run_by_id(args.run_id)
         if run is None:
             _say(f"run {args.run_id} is not in the instance")

@@ -44,6 +44,31 @@ def test_backfill_runs_one_slurm_job_per_partition(cluster):
     backfill_through_the_daemon(cluster)
 
 
+def test_a_good_partition_stays_publishable_after_later_attempts_fail(cluster):
+    """Issue 21: a refused submission and a memory kill at start-up (before any image is read) are
+    failed attempts of a committed partition, not a revoked partition: the release publishes it."""
+    from tol10m_assets.cli import partition_rows
+    from tol10m_assets.definitions import build_definitions
+
+    good = "eol-01"
+    store = cluster.data / "store" / "224x224"
+    committed = json.loads((store / good / "manifest.json").read_text())
+    assert committed["check"] == {**committed["check"], "name": "check_wds", "passed": True}
+    for tags, words in (({"tol10m/slurm.partition": "nosuchpartition"}, "sbatch refused the job"),
+                        ({"tol10m/slurm.mem": "60M"}, "memory limit")):
+        run_id = cluster.launch("tol10m_assets", "write_shards", tags={"dagster/partition": good, **tags})
+        run = cluster.wait_finished(run_id, timeout=300)
+        messages = cluster.messages(run_id)
+        assert run.status == DagsterRunStatus.FAILURE and words in messages, messages
+    assert json.loads((store / good / "manifest.json").read_text()) == committed  # untouched
+    row = next(r for r in partition_rows(cluster.settings(), cluster.instance) if r["partition"] == good)
+    assert row["check_wds"] == "passed" and row["last_attempt"] != "succeeded", row  # a failed attempt, shown as one
+    result = build_definitions(cluster.settings()).resolve_job_def("publish").execute_in_process(instance=cluster.instance, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    release = json.loads((cluster.data / "published" / "release.json").read_text())
+    assert good in release["partitions"]
+
+
 def test_terminate_cancels_the_job(cluster):
     run_id = cluster.launch("slow", "sleep_job")
     run = cluster.wait(lambda: (r := cluster.instance.get_run_by_id(run_id)) and r.status == DagsterRunStatus.STARTED and r, what="the sleeper to start")

@@ -119,6 +119,10 @@ def test_a_requeued_job_continues_its_run_with_no_double_write(verdicts):
     verdicts.assert_no_orphans()
 
 
+def node_state() -> str:
+    return subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True).stdout.strip()
+
+
 def test_a_node_failure_requeues_the_job_and_its_run_succeeds(verdicts):
     node = subprocess.run(["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, check=True).stdout.split()[0]
     run_id = writer(verdicts, 30, "eol-02")
@@ -128,15 +132,19 @@ def test_a_node_failure_requeues_the_job_and_its_run_succeeds(verdicts):
         assert out.returncode == 0, out.stderr
         verdicts.wait(lambda: squeue_state(job) == "PENDING", 120, f"job {job} to be requeued off the failed node")
         assert verdicts.run(run_id).status == DagsterRunStatus.STARTED
+        # the node did not really die: wait for slurmd to kill the first attempt before the job may start
+        # again there (a real failed node takes its processes with it)
+        verdicts.wait(lambda: not Path(f"/proc/{first_pid}").exists(), 120, "the first attempt to be killed")
     finally:
-        subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], capture_output=True)
-    verdicts.wait(lambda: subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], capture_output=True, text=True).stdout.strip().startswith(("idle", "mix", "alloc")),
-                  120, "the node to be back")
+        if not node_state().startswith(("idle", "mix", "alloc")):  # ReturnToService=2 may have returned it already
+            subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], capture_output=True)
+    verdicts.wait(lambda: node_state().startswith(("idle", "mix", "alloc")), 120, "the node to be back")
     subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], capture_output=True)
     run = verdicts.wait_finished(run_id, timeout=600)
     assert run.status == DagsterRunStatus.SUCCESS, verdicts.messages(run_id)
     assert_one_write(verdicts, run_id, "eol-02", first_pid)
     settled(verdicts, run_id, "COMPLETED", "SUCCESS")
+    assert node_state().startswith(("idle", "mix", "alloc")), node_state()
     verdicts.assert_no_orphans()
 
 
