@@ -18,6 +18,7 @@ cluster helper) with the same venv.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -43,6 +44,9 @@ def main() -> int:
     parser.add_argument("--root", default=None)
     args = parser.parse_args()
 
+    import sys
+
+    sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(":")[0] or str(Path(__file__).resolve().parents[1]))
     from dagster import DagsterEventType, RunsFilter
 
     from tol10m_assets_tests.slurm.conftest import Cluster

@@ -514,3 +514,12 @@ def test_finished_runs_get_their_jobs_final_state_in_their_tags(tmp_path):
         calls = slurm.calls()
         assert slurm.launcher(instance, tmp_path).sweep()["settled"] == []  # settled once
         assert slurm.calls().count("-X -j 41") == calls.count("-X -j 41")
+
+
+def test_only_the_daemon_and_the_backfill_command_pool_storage_connections():
+    from tol10m_assets.slurm.coordinator import creates_many_runs
+
+    assert creates_many_runs(["/venv/bin/dagster-daemon", "run", "-w", "workspace.yaml"])
+    assert creates_many_runs(["/venv/bin/dagster", "job", "backfill", "-j", "write_shards"])
+    for argv in (["/venv/bin/python", "-m", "tol10m_assets.slurm.worker", "{}"], ["/venv/bin/dagster-webserver"], ["/venv/bin/dagster", "job", "launch"]):
+        assert not creates_many_runs(argv)  # hundreds of workers: one connection per query, none held
