@@ -185,6 +185,14 @@ def _bytes(size: str) -> float:
     return float(m.group(1)) * 1024 ** "BKMGTP".index(m.group(2) or "B") if m else 0.0
 
 
+OVER_LIMIT = re.compile(r"exceeded memory limit \((\d+) > (\d+)\)")
+SIZE = re.compile(r"[0-9.]+[KMGTP]?[nc]?")
+
+
+def _human(size: int) -> str:
+    return f"{size / 2**30:.1f}G" if size >= 2**30 else f"{size / 2**20:.0f}M"
+
+
 MEMORY_WORDS = ("exceeded memory limit", "oom-kill", "oom_kill", "out of memory", "out_of_memory")
 SETTING = "raise `{0}`: the run tag tol10m/slurm.{0} (e.g. on a re-execution), `per_job: {{<job>: {{{0}: …}}}}` or the launcher's `{0}`"
 
@@ -199,7 +207,14 @@ def why_it_ended(state: JobState, record: JobRecord, log_text: str) -> str:
     """What a failed job's end means and the setting to change, from its state, accounting and log."""
     name = state.state or record.state
     if memory_killed(name, record, log_text):
-        used = f" (used {record.max_rss} of its {record.req_mem} limit)" if record.max_rss and record.req_mem else f" (limit {record.req_mem})" if record.req_mem else ""
+        seen = OVER_LIMIT.search(log_text)  # slurmstepd's own figures; accounting may lag behind the job's end
+        req_mem = record.req_mem if SIZE.fullmatch(record.req_mem) else ""
+        if seen:
+            used = f" (used {_human(int(seen.group(1)))} of its {_human(int(seen.group(2)))} limit)"
+        elif record.max_rss and req_mem:
+            used = f" (used {record.max_rss} of its {req_mem} limit)"
+        else:
+            used = f" (limit {req_mem})" if req_mem else ""
         return f"killed for exceeding its memory limit{used}: {SETTING.format('mem')}"
     if name == "TIMEOUT":
         ran = f", after {record.elapsed}" if record.elapsed else ""
