@@ -360,14 +360,7 @@ def rare_leaks(source, rules, examples: int = 20) -> dict:
     return {"rows": int(rows), "leaks": int(leaks), "examples": [f"{s}/{i}" for s, i in found]}
 
 
-DEFAULT_THRESHOLDS = {
-    # figure: (warn when above, error when above); shares are of rows
-    "hierarchy_gap_share": (0.01, 0.10),
-    "multiword_species_share": (0.0, 0.05),
-    "unidentified_species": (0, 0),
-    "incomplete_share": (0.20, 0.60),
-    "unexpected_kingdoms": (0, 10),
-}
+from tol10m_assets.thresholds import DEFAULT_THRESHOLDS  # noqa: E402 (light: read when definitions load)
 EXPECTED_KINGDOMS = ("Animalia", "Fungi", "Plantae")
 
 

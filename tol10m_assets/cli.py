@@ -182,7 +182,7 @@ def partition_rows(tol, instance) -> list[dict]:
 
     from tol10m_assets.defs.partitions import SHARD_PARTITIONS
     from tol10m_assets.defs.shards import CHECK_WDS
-    from tol10m_assets.store import ManifestError, PartitionStore
+    from tol10m_assets.store import ManifestError, PartitionStore, check_passed
 
     store = PartitionStore(tol.paths().store)
     registered = set(instance.get_dynamic_partitions(SHARD_PARTITIONS))
@@ -198,7 +198,8 @@ def partition_rows(tol, instance) -> list[dict]:
         history = instance.event_log_storage.get_asset_check_execution_history(
             check_key, limit=1, partition_filter=PartitionKeyFilter(key=key)
         )
-        check = history[0].status.value.lower() if history else "never run"
+        last = history[0].status.value.lower() if history else "never run"
+        passed = check_passed(manifest)
         rows.append({
             "partition": key,
             "status": "retired" if key not in registered else ("committed" if manifest else "not built"),
@@ -206,7 +207,8 @@ def partition_rows(tol, instance) -> list[dict]:
             "samples": sum(manifest["samples"].values()) if manifest else 0,
             "committed": manifest.get("committed", "-") if manifest else "-",
             "damaged": status.removeprefix("damaged: ") if status.startswith("damaged") else "-",
-            "check_wds": check,
+            "check_wds": "passed" if passed else "-",  # the committed generation's: what the release publishes
+            "last_attempt": last,  # the latest check_wds, of whatever run tried last
         })
     return rows
 
@@ -239,16 +241,22 @@ def cmd_partitions(args) -> int:
     print(format_table(rows))
     print(inputs_line(tol), file=sys.stderr)  # a note: stdout stays the table
     print_root_hint(tol, rows)
-    failed = [r["partition"] for r in rows if r["check_wds"] not in ("succeeded",) and r["status"] != "retired"]
-    if rows and failed:
-        print(f"\n{len(failed)} partition(s) without a passing check_wds: {', '.join(failed)}; rebuild one with "
+    live = [r for r in rows if r["status"] != "retired"]
+    failed = [r["partition"] for r in live if r["check_wds"] != "passed"]
+    retried = [r["partition"] for r in live if r["check_wds"] == "passed" and r["last_attempt"] != "succeeded"]
+    if failed:
+        print(f"\n{len(failed)} partition(s) without a committed generation that passed check_wds (not publishable): "
+              f"{', '.join(failed)}; rebuild one with "
               "`dagster asset materialize -m tol10m_assets.definitions --select shards --partition KEY`")
+    if retried:
+        print(f"\n{len(retried)} partition(s) whose last attempt did not pass (their committed generation is still "
+              f"published): {', '.join(retried)}")
     return 0
 
 
 def print_root_hint(tol, rows: list[dict]) -> None:
     """Partitions registered in this instance but none built under the data root in effect: say so."""
-    if rows and all(r["status"] == "not built" for r in rows) and any(r["check_wds"] == "succeeded" for r in rows):
+    if rows and all(r["status"] == "not built" for r in rows) and any(r["last_attempt"] == "succeeded" for r in rows):
         print(f"\nnote: this instance ($DAGSTER_HOME) has built these partitions, but not under {tol.resolved_data_root()}: "
               "give the settings of that build (--sample for the sample world, --config FILE)")
 

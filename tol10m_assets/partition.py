@@ -349,7 +349,7 @@ def build_partition(
             "files": {SAMPLES_TABLE: {"bytes": table_sum[0], "sha256": table_sum[1]}},
             "bytes": result.bytes,
             "seconds": round(result.seconds, 3),
-            "check": {"images_checked": report.images_checked, "shards": report.shards},
+            "check": {"name": "check_wds", "passed": report.passed, "images_checked": report.images_checked, "shards": report.shards},
         }
         committed = store.commit(partition, generation, manifest)
         return PartitionBuild(partition, result, report, figures, generation, committed, healed)

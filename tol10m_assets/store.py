@@ -117,6 +117,15 @@ def is_enospc(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+def check_passed(manifest: dict | None) -> bool:
+    """Whether a committed generation passed ``check_wds`` (recorded in its manifest at commit). Manifests
+    written before the record existed count as passed: a commit has always required a passing check."""
+    if manifest is None:
+        return False
+    check = manifest.get("check") or {}
+    return check.get("passed", "name" not in check) is True
+
+
 def fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)

@@ -3,10 +3,12 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from tol10m_assets import catalog as catalog_core
-from tol10m_assets import labels as labels_core
-from tol10m_assets import mapping as mapping_core
-from tol10m_assets import splits as splits_core
+from tol10m_assets.defs.lazy import lazy_module
+
+catalog_core = lazy_module("tol10m_assets.catalog")  # pandas, DuckDB: imported when an asset runs
+labels_core = lazy_module("tol10m_assets.labels")
+mapping_core = lazy_module("tol10m_assets.mapping")
+splits_core = lazy_module("tol10m_assets.splits")
 from tol10m_assets.defs.metadata import asset_attrs, table_metadata
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.resources import TreeOfLifeConfig

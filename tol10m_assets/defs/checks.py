@@ -3,11 +3,9 @@
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from tol10m_assets import catalog as catalog_core
-from tol10m_assets.defs.build import mapping, predicted_catalog
+from tol10m_assets.defs.build import catalog_core, mapping, mapping_core, predicted_catalog
 from tol10m_assets.defs.metadata import records_table
 from tol10m_assets.defs.resources import TreeOfLifeConfig
-from tol10m_assets import mapping as mapping_core
 
 
 @asset_check(asset=mapping, blocking=True, description="One id per source image and no duplicate ids.")

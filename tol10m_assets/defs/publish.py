@@ -8,20 +8,16 @@ indexes) exactly as it was.
 
 
 from dagster import (
-    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
     Failure,
     MaterializeResult,
     MetadataValue,
     multi_asset,
 )
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.base import PartitionKeyFilter
 
 from tol10m_assets.defs.build import mapping
 from tol10m_assets.defs.checks import taxa_verdict
@@ -37,7 +33,7 @@ from tol10m_assets.defs.metadata import (
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
 from tol10m_assets.defs.reproduce import MATCHES_PUBLISHED, add_reproduction_files, matches_published, reproduction_licences
 from tol10m_assets.defs.resources import TreeOfLifeConfig
-from tol10m_assets.defs.shards import CHECK_WDS, rare_species_rules, shards
+from tol10m_assets.defs.shards import rare_species_rules, shards
 
 REPAIR = (
     "repair: UI → shards → Materialize (or a backfill over the Failed partitions); "
@@ -45,18 +41,23 @@ REPAIR = (
 )
 
 
-def failed_shard_partitions(instance, partition_keys: list[str]) -> dict[str, str]:
-    """Partitions whose latest ``check_wds`` (recorded per partition) did not pass, or never ran."""
-    key = AssetCheckKey(AssetKey("shards"), CHECK_WDS)
+def failed_shard_partitions(store, partition_keys: list[str]) -> dict[str, str]:
+    """Partitions with no committed generation that passed ``check_wds``: the release judges what it
+    publishes (the committed generation's manifest records its check), not the latest attempt, so
+    a later attempt that failed (refused by sbatch, killed, a failing check) leaves the partition
+    publishable with the generation it had."""
+    from tol10m_assets.store import ManifestError, check_passed
+
     bad = {}
     for pk in partition_keys:
-        history = instance.event_log_storage.get_asset_check_execution_history(
-            key, limit=1, partition_filter=PartitionKeyFilter(key=pk)
-        )
-        if not history:
-            bad[pk] = "never built (no check_wds)"
-        elif history[0].status != AssetCheckExecutionRecordStatus.SUCCEEDED:
-            bad[pk] = f"check_wds {history[0].status.value.lower()} in run {history[0].run_id}"
+        try:
+            manifest = store.read_manifest(pk)
+        except ManifestError:
+            continue  # damaged: the release refuses it with the repair and marks it (release.stage_release)
+        if manifest is None:
+            bad[pk] = "no committed generation (never built, or no attempt passed check_wds)"
+        elif not check_passed(manifest):
+            bad[pk] = f"committed generation {manifest.get('generation')} has no passing check_wds in its manifest; rebuild it"
     return bad
 
 
@@ -112,7 +113,7 @@ def publish_release(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     record_process(context)
     instance = context.instance
     partitions = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
-    bad = failed_shard_partitions(instance, partitions)
+    bad = failed_shard_partitions(PartitionStore(tol.paths().store), partitions)
     if bad:
         raise Failure(
             description=f"not published: {len(bad)} shard partition(s) have no passing check_wds: "

@@ -251,15 +251,15 @@ def _raw_asset(name: str, description: str):
 def partition_inputs(tol: TreeOfLifeConfig) -> dict[str, list[Path]]:
     """Shard partition → the image files or folders it reads (sources that are absent give none)."""
     from tol10m_assets.sources import Chunking
-    from tol10m_assets.sources.chunks import bioscan_partition, eol_partition, inat21_partition
+    from tol10m_assets.sources.chunks import bioscan_partitions, eol_partition, inat21_partitions
     from tol10m_assets.sources.images import bioscan_parts, eol_image_sets, inat21_class_dirs
 
     layout, chunking = tol.layout(), Chunking(tol.mode, tol.inat21_classes_per_partition, tol.bioscan_parts_per_partition)
     out: dict[str, list[Path]] = {}
     listings = (
         (lambda: [(eol_partition(p.name), p) for p in eol_image_sets(layout, chunking.mode)]),
-        (lambda: [(inat21_partition(n, chunking.inat21_classes_per_partition), p) for n, p in inat21_class_dirs(layout)]),
-        (lambda: [(bioscan_partition(n, chunking.bioscan_parts_per_partition), p) for n, p in bioscan_parts(layout)]),
+        (lambda: _counted(inat21_class_dirs(layout), inat21_partitions, chunking.inat21_classes_per_partition)),
+        (lambda: _counted(bioscan_parts(layout), bioscan_partitions, chunking.bioscan_parts_per_partition)),
     )
     for listing in listings:
         try:
@@ -268,6 +268,11 @@ def partition_inputs(tol: TreeOfLifeConfig) -> dict[str, list[Path]]:
         except MissingSourceError:
             continue
     return out
+
+
+def _counted(dirs, keys_of, per_partition):
+    keys = keys_of((n for n, _ in dirs), per_partition)
+    return [(keys[n], p) for n, p in dirs]
 
 
 def partition_versions(tol: TreeOfLifeConfig, partitions: list[str]) -> dict[str, str]:

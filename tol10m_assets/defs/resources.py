@@ -34,7 +34,7 @@ THRESHOLD_MEANINGS = {
 
 
 def _thresholds_description() -> str:
-    from tol10m_assets.catalog import DEFAULT_THRESHOLDS
+    from tol10m_assets.thresholds import DEFAULT_THRESHOLDS
 
     figures = "; ".join(
         f"`{name}` ({THRESHOLD_MEANINGS.get(name, name)}): {list(DEFAULT_THRESHOLDS[name])}" for name in DEFAULT_THRESHOLDS
@@ -130,7 +130,7 @@ class TreeOfLifeConfig(ConfigurableResource):
     @field_validator("taxa_thresholds")
     @classmethod
     def _known_thresholds(cls, value: dict) -> dict:
-        from tol10m_assets.catalog import DEFAULT_THRESHOLDS
+        from tol10m_assets.thresholds import DEFAULT_THRESHOLDS
 
         unknown = sorted(set(value) - set(DEFAULT_THRESHOLDS))
         if unknown:
@@ -203,7 +203,7 @@ class TreeOfLifeConfig(ConfigurableResource):
 
 
 def _default_thresholds() -> dict[str, list[float]]:
-    from tol10m_assets.catalog import DEFAULT_THRESHOLDS
+    from tol10m_assets.thresholds import DEFAULT_THRESHOLDS
 
     return {k: [float(x) for x in v] for k, v in DEFAULT_THRESHOLDS.items()}
 

@@ -20,6 +20,8 @@ only the daemon's run-queue thread does the Slurm work.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 
@@ -35,10 +37,12 @@ QUEUE_THREAD = "dagster-daemon-QUEUED_RUN_COORDINATOR"  # dagster._daemon.contro
 
 
 class SlurmRunCoordinator(QueuedRunCoordinator):
-    def __init__(self, max_slurm_jobs: int | None = None, sweep_interval_seconds: int | None = None, inst_data=None, **kwargs):
+    def __init__(self, max_slurm_jobs: int | None = None, sweep_interval_seconds: int | None = None, pool_storage_connections: bool = True,
+                 inst_data=None, **kwargs):
         super().__init__(inst_data=inst_data, **kwargs)
         self.max_slurm_jobs = max_slurm_jobs
         self.sweep_interval_seconds = sweep_interval_seconds
+        self.pool_storage_connections = pool_storage_connections
         self._last_sweep: float | None = None
         self.last_tick: dict = {}
 
@@ -48,11 +52,17 @@ class SlurmRunCoordinator(QueuedRunCoordinator):
             **QueuedRunCoordinator.config_type(),
             "max_slurm_jobs": Field(IntSource, is_required=False, description="cap on this user's jobs in the Slurm queue (pending + running); more runs wait in Dagster's queue"),
             "sweep_interval_seconds": Field(IntSource, is_required=False, description="seconds between sweeps (default: run_monitoring.poll_interval_seconds, else 30)"),
+            "pool_storage_connections": Field(bool, default_value=True, description="in dagster-daemon and `dagster job backfill`, PostgreSQL storage keeps its connections open (as the webserver does) instead of one per query: creating a backfill's runs ~3x faster"),
         }
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
         return cls(inst_data=inst_data, **config_value)
+
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        if self.pool_storage_connections and creates_many_runs(sys.argv):
+            pool_connections(instance)
 
     def get_run_queue_config(self) -> RunQueueConfig:
         config = super().get_run_queue_config()
@@ -95,3 +105,17 @@ class SlurmRunCoordinator(QueuedRunCoordinator):
         if config.max_concurrent_runs != -1:
             limit = min(limit, config.max_concurrent_runs)
         return config._replace(max_concurrent_runs=limit)
+
+
+def creates_many_runs(argv: list[str]) -> bool:
+    """The daemon (backfills, the run queue) and ``dagster job backfill``; never a run worker, of
+    which there are hundreds: they keep dagster-postgres' one connection per query."""
+    return os.path.basename(argv[0]) == "dagster-daemon" or argv[1:3] == ["job", "backfill"]
+
+
+def pool_connections(instance) -> None:
+    """PostgreSQL run, event log and schedule storage hold a small pool (what the webserver does)."""
+    for name in ("run_storage", "event_log_storage", "schedule_storage"):
+        storage = getattr(instance, name, None)
+        if type(storage).__name__.startswith("Postgres") and hasattr(storage, "optimize_for_webserver"):
+            storage.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=10)

@@ -17,11 +17,13 @@ the controller did not answer; a run that ends in Dagster has its job cancelled 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shlex
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dagster import (
@@ -43,24 +45,29 @@ from dagster._core.launcher import (
 )
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 from tol10m_assets.slurm.script import (
     OPTIONS,
+    ENV_NAME,
     RUN_COMMENT,
+    WORKER_STARTED,
     BatchScript,
     SlurmOptions,
     UnsafeValue,
     env_file_text,
 )
 from tol10m_assets.slurm.states import (
+    ACTIVE,
     UNKNOWN_JOB,
     JobState,
     Verdict,
     controller_reachable,
+    job_record,
     job_state,
     run,
     user_jobs,
+    why_it_ended,
 )
 
 JOB_ID_TAG = "tol10m/slurm.job_id"
@@ -74,6 +81,10 @@ STATUS_TAGS = (STATE_TAG, NODE_TAG, REASON_TAG, HEALTH_TAG)
 LOG_TAIL_LINES = 30
 COMMAND = ScalarUnion(scalar_type=str, non_scalar_schema=Array(str))
 PER_JOB_EXTRAS = ("setup_lines", "python_executable")
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ")  # besides env_vars, all a job gets (--export)
+UNSETTLED = {"", "SUBMITTED", *ACTIVE}  # state tags that are not a job's final state
+FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+WORKER = "tol10m_assets.slurm.worker"
 
 
 def _command(value) -> list[str]:
@@ -112,6 +123,8 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         scontrol: str | list[str] = "scontrol",
         sacct: str | list[str] = "sacct",
         per_job: dict | None = None,
+        requeue: bool = True,
+        base_env: list[str] | None = None,
         **options,
     ):
         self._inst_data = inst_data
@@ -130,6 +143,11 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         self.commands = {name: _command(v) for name, v in (("sbatch", sbatch), ("squeue", squeue), ("scancel", scancel), ("scontrol", scontrol), ("sacct", sacct))}
         self.per_job = {job: SlurmOptions(**{k: str(v) for k, v in opts.items() if k not in PER_JOB_EXTRAS}).validated() for job, opts in (per_job or {}).items()}
         self.per_job_extras = {job: {k: opts[k] for k in PER_JOB_EXTRAS if k in opts} for job, opts in (per_job or {}).items()}
+        self.requeue = requeue
+        self.base_env = tuple(BASE_ENV if base_env is None else base_env)
+        for name in self.base_env:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"base_env: {name!r} is not a variable name")
         self.options = SlurmOptions(**{k: (None if v is None else str(v)) for k, v in options.items() if k in OPTIONS}).validated()
         super().__init__()
 
@@ -158,8 +176,10 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             "env_passing": Field(
                 Enum("EnvPassing", [EnumValue("export"), EnumValue("file")]),
                 default_value="export",
-                description="export: sbatch gets the values in its environment (--export=ALL); file: a 0600 file in the run's 0700 folder, for an sbatch behind ssh",
+                description="export: sbatch gets the values in its environment (--export=<those names and base_env>); file: a 0600 file in the run's 0700 folder, for an sbatch behind ssh",
             ),
+            "base_env": Field(Array(str), is_required=False, description=f"variables of the daemon's environment every job gets besides env_vars (default {', '.join(BASE_ENV)})"),
+            "requeue": Field(bool, default_value=True, description="sbatch --requeue: a job requeued by Slurm (node failure, preemption, scontrol requeue) resumes its run; false: --no-requeue, the run fails"),
             "python_executable": Field(Noneable(StringSource), is_required=False, description="python on the compute nodes (default: the code location's)"),
             "cancel_wait_seconds": Field(IntSource, default_value=60, description="terminate waits this long for Slurm to report the job ended before the run is CANCELED"),
             "orphan_grace_seconds": Field(IntSource, default_value=30, description="a RUNNING job of a finished run is cancelled this long after the run ended (a PENDING one at once): time for the worker to exit"),
@@ -187,19 +207,10 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         return self.per_job_extras.get(run.job_name, {}).get("python_executable") or self.python_executable or run.job_code_origin.executable_path
 
     def run_command(self, run) -> list[str]:
-        """``ExecuteRunArgs(...).get_command_args()``: ``<entry point> api execute_run <args>``.
-
-        The recorded entry point is often a bare ``dagster`` that a batch job's PATH lacks (the
-        daemon found it on its own PATH); then, and when a python is configured, the entry point
-        becomes ``<python> -m dagster`` so the command always names its interpreter.
-        """
+        """``<python> -m tol10m_assets.slurm.worker <ExecuteRunArgs>``: Dagster's ``api execute_run``
+        that leaves SIGTERM to Slurm and resumes its run when Slurm requeues the job (``worker.py``)."""
         args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=self._instance.get_ref(), set_exit_code_on_failure=True)
-        command = list(args.get_command_args())
-        entry, rest = command[:-3], command[-3:]  # rest: api execute_run <serialized args>
-        configured = self.per_job_extras.get(run.job_name, {}).get("python_executable") or self.python_executable
-        if configured or not entry or not os.path.isabs(entry[0]):
-            entry = [self.python(run), "-m", "dagster"]
-        return [*entry, *rest]
+        return [self.python(run), "-m", WORKER, serialize_value(args)]
 
     def run_dir(self, run_id: str) -> Path:
         return Path(self.log_directory) / run_id
@@ -217,6 +228,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             setup_lines=self.setup_lines + tuple(self.per_job_extras.get(run.job_name, {}).get("setup_lines", ())),
             extra_sbatch_lines=self.extra_sbatch_lines,
             env_file=str(run_dir / "env") if self.env_passing == "file" else None,
+            requeue=self.requeue,
         )
         return script, run_dir / "job.sbatch"
 
@@ -246,10 +258,12 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         _write_private(path, text)
         if script.env_file:
             _write_private(Path(script.env_file), env_text)
-            sbatch_env = None
+            sbatch_env, exported = None, [n for n in self.base_env if n in os.environ]
         else:
             sbatch_env = {**os.environ, **env}
-        out = run_sbatch([*self.commands["sbatch"], "--parsable", "--export=ALL", str(path)], sbatch_env)
+            exported = sorted({*(n for n in self.base_env if n in os.environ), *env})
+        export = "--export=" + (",".join(exported) if exported else "NONE")
+        out = run_sbatch([*self.commands["sbatch"], "--parsable", export, str(path)], sbatch_env)
         if out.returncode != 0:
             self._fail(run, f"sbatch refused the job (exit {out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
             return
@@ -296,6 +310,18 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
         if STATE_TAG in changed or HEALTH_TAG in changed:
             self._instance.report_engine_event(f"{state.describe(job_id)}; health: {health}", run, cls=self.__class__)
 
+    def _log_text(self, run) -> str:
+        path = run.tags.get(LOG_TAG)
+        try:
+            with open(path, errors="replace") as handle:
+                return handle.read()[-200_000:]
+        except (OSError, TypeError):
+            return ""
+
+    def why(self, run, job_id: str, state: JobState) -> str:
+        """Why a failed job ended, naming the limit and the setting to change (accounting and the log)."""
+        return why_it_ended(state, job_record(job_id, self.commands["sacct"]), self._log_text(run))
+
     def _log_tail(self, run) -> str:
         path = run.tags.get(LOG_TAG)
         if not path or not os.path.exists(path):
@@ -330,7 +356,7 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
             return CheckRunHealthResult(WorkerStatus.SUCCESS, text)
         if state.verdict == Verdict.FAILED:
             self.record(run, job_id, state, f"FAILED: {state.state} exit {state.exit_code}")
-            return CheckRunHealthResult(WorkerStatus.FAILED, f"{text}.\n{self._log_tail(run)}")
+            return CheckRunHealthResult(WorkerStatus.FAILED, f"{text}: {self.why(run, job_id, state)}.\n{self._log_tail(run)}")
         self.record(run, job_id, state, "NOT_FOUND")
         return CheckRunHealthResult(WorkerStatus.NOT_FOUND, f"{text}.\n{self._log_tail(run)}")
 
@@ -450,10 +476,38 @@ class SlurmRunLauncher(RunLauncher, ConfigurableClass):
                 self._finish_canceling(run.run_id, job_id, state)
                 done["canceled"].append(run.run_id)
             else:
-                self.record(run, job_id, state, f"FAILED: {state.state or 'gone'} before the run worker started")
-                self._instance.report_run_failed(run, f"{state.describe(job_id)} before the run worker started.\n{self._log_tail(run)}")
+                when = "after the run worker started (before it reported the run's start)" if WORKER_STARTED in self._log_text(run) else "before the run worker started"
+                why = f": {self.why(run, job_id, state)}" if state.verdict == Verdict.FAILED else ""
+                self.record(run, job_id, state, f"FAILED: {state.state or 'gone'} {when}"[:500])
+                self._instance.report_run_failed(run, f"{state.describe(job_id)} {when}{why}.\n{self._log_tail(run)}")
                 done["failed"].append(run.run_id)
+        done["settled"] = self.settle_finished(queued)
         return done
+
+    def settle_finished(self, queued: dict) -> list[str]:
+        """Finished runs get their job's final state in their tags once Slurm has it (a run whose
+        worker reported its end has a job still exiting; its tags said RUNNING)."""
+        settled = []
+        since = datetime.now(timezone.utc) - timedelta(days=1)
+        for run in self._instance.get_runs(RunsFilter(statuses=FINISHED, updated_after=since), limit=2000):
+            job_id = self._job_id(run)
+            if not job_id or job_id in queued or run.tags.get(STATE_TAG, "") not in UNSETTLED:
+                continue
+            state = self.job_state(job_id)
+            if state.verdict == Verdict.SUCCEEDED:
+                health = "CANCELED" if run.status == DagsterRunStatus.CANCELED else "SUCCESS"
+            elif state.verdict == Verdict.FAILED:
+                health = "CANCELED" if run.status == DagsterRunStatus.CANCELED else f"FAILED: {state.state} exit {state.exit_code}"
+                if run.status == DagsterRunStatus.SUCCESS:
+                    self._instance.report_engine_event(
+                        f"{state.describe(job_id)} after the run had reported success: {self.why(run, job_id, state)}", run, cls=self.__class__)
+            elif state.verdict == Verdict.GONE:
+                health, state = "NOT_FOUND", dataclasses.replace(state, state="NOT_FOUND")
+            else:
+                continue  # still ending, or Slurm did not answer: the next sweep
+            self.record(run, job_id, state, health)
+            settled.append(run.run_id)
+        return settled
 
 
 def run_slurm(cmd: list[str]):

@@ -65,6 +65,7 @@ class SlurmOptions:
         return [f"#SBATCH {OPTIONS[f.name][0]}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) is not None]
 
 
+WORKER_STARTED = "tol10m-slurm: starting the run worker"  # in the log: the failure came after this line
 RUN_COMMENT = "dagster-run="  # --comment=dagster-run=<run id>: how a sweep finds the run of a job
 
 
@@ -86,6 +87,7 @@ class BatchScript:
     setup_lines: tuple[str, ...] = ()
     extra_sbatch_lines: tuple[str, ...] = ()
     env_file: str | None = None  # a user-only file of `export NAME=value` lines, sourced first
+    requeue: bool = True  # Slurm may requeue the job (node failure, preemption): the worker resumes its run
 
     def render(self) -> str:
         if not JOB_NAME.fullmatch(self.job_name):
@@ -98,7 +100,8 @@ class BatchScript:
         for line in self.extra_sbatch_lines:
             if not line.startswith("#SBATCH "):
                 raise UnsafeValue(f"extra_sbatch_lines must start with '#SBATCH ': {line!r}")
-        lines = ["#!/bin/bash", f"#SBATCH --job-name={self.job_name}", f"#SBATCH --output={shlex.quote(self.output)}"]
+        lines = ["#!/bin/bash", f"#SBATCH --job-name={self.job_name}", f"#SBATCH --output={shlex.quote(self.output)}",
+                 "#SBATCH --open-mode=append", "#SBATCH --requeue" if self.requeue else "#SBATCH --no-requeue"]
         if self.comment:
             lines.append(f"#SBATCH --comment={self.comment}")
         lines += self.options.validated().directives()
@@ -107,10 +110,11 @@ class BatchScript:
         lines += [
             "",
             "# written by tol10m_assets.slurm.SlurmRunLauncher",
+            "job_start=$(date +%s.%N)",
             "umask 077",
             "set -eE -o pipefail",
             "trap 'status=$?; echo \"tol10m-slurm: the batch script failed before the run worker started: line $LINENO: $BASH_COMMAND (exit $status)\" >&2; exit $status' ERR",
-            'echo "tol10m-slurm: job $SLURM_JOB_ID on $(hostname) at $(date -Is)"',
+            'echo "tol10m-slurm: job $SLURM_JOB_ID on $(hostname) at $(date -Is) (restart ${SLURM_RESTART_COUNT:-0})"',
         ]
         if self.working_directory:
             lines.append(f"cd {shlex.quote(self.working_directory)}")
@@ -122,7 +126,8 @@ class BatchScript:
             "trap - ERR",
             "set +e",
             "# the worker leads its own process group; everything it starts dies with it",
-            f"setsid {' '.join(shlex.quote(a) for a in self.command)} &",
+            f'echo "{WORKER_STARTED} at $(date -Is)"',
+            f"TOL10M_SLURM_T0=$job_start setsid {' '.join(shlex.quote(a) for a in self.command)} &",
             "worker=$!",
             "trap 'kill -TERM -- -$worker 2>/dev/null' TERM INT",
             'wait "$worker"; status=$?',

@@ -154,3 +154,80 @@ def user_jobs(squeue: list[str]) -> list[QueuedJob] | None:
         if len(parts) == 5:
             jobs.append(QueuedJob(*(p.strip() for p in parts)))
     return jobs
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """Accounting's view of an ended job: the figures a failure message names."""
+
+    state: str = ""
+    exit_code: str = ""
+    elapsed: str = ""
+    timelimit: str = ""
+    req_mem: str = ""
+    max_rss: str = ""
+    step_states: tuple[str, ...] = ()
+
+
+def job_record(job_id: str, sacct: list[str]) -> JobRecord:
+    """``sacct`` of the job and its steps; an empty record when accounting does not answer."""
+    out = run([*sacct, "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode,Elapsed,Timelimit,ReqMem,MaxRSS"])
+    if out.returncode != 0 or not out.stdout.strip():
+        return JobRecord()
+    rows = [(line.split("|") + [""] * 7)[:7] for line in out.stdout.strip().splitlines()]
+    job = next((r for r in rows if r[0] == job_id), rows[0])
+    rss = max((r[6] for r in rows if r[6]), key=_bytes, default="")
+    return JobRecord(job[1].split()[0] if job[1] else "", job[2], job[3], job[4], job[5], rss, tuple(r[1].split()[0] for r in rows if r[1]))
+
+
+def _bytes(size: str) -> float:
+    m = re.fullmatch(r"([0-9.]+)([KMGTP]?)\w*", size.strip())
+    return float(m.group(1)) * 1024 ** "BKMGTP".index(m.group(2) or "B") if m else 0.0
+
+
+OVER_LIMIT = re.compile(r"exceeded memory limit \((\d+) > (\d+)\)")
+SIZE = re.compile(r"[0-9.]+[KMGTP]?[nc]?")
+
+
+def _human(size: int) -> str:
+    return f"{size / 2**30:.1f}G" if size >= 2**30 else f"{size / 2**20:.0f}M"
+
+
+MEMORY_WORDS = ("exceeded memory limit", "oom-kill", "oom_kill", "out of memory", "out_of_memory")
+SETTING = "raise `{0}`: the run tag tol10m/slurm.{0} (e.g. on a re-execution), `per_job: {{<job>: {{{0}: …}}}}` or the launcher's `{0}`"
+
+
+def memory_killed(state: str, record: JobRecord, log_text: str) -> bool:
+    if state == "OUT_OF_MEMORY" or "OUT_OF_MEMORY" in record.step_states:
+        return True
+    return any(word in log_text.lower() for word in MEMORY_WORDS)
+
+
+def why_it_ended(state: JobState, record: JobRecord, log_text: str) -> str:
+    """What a failed job's end means and the setting to change, from its state, accounting and log."""
+    name = state.state or record.state
+    if memory_killed(name, record, log_text):
+        seen = OVER_LIMIT.search(log_text)  # slurmstepd's own figures; accounting may lag behind the job's end
+        req_mem = record.req_mem if SIZE.fullmatch(record.req_mem) else ""
+        if seen:
+            used = f" (used {_human(int(seen.group(1)))} of its {_human(int(seen.group(2)))} limit)"
+        elif record.max_rss and req_mem:
+            used = f" (used {record.max_rss} of its {req_mem} limit)"
+        else:
+            used = f" (limit {req_mem})" if req_mem else ""
+        return f"killed for exceeding its memory limit{used}: {SETTING.format('mem')}"
+    if name == "TIMEOUT":
+        ran = f", after {record.elapsed}" if record.elapsed else ""
+        return f"hit its time limit ({record.timelimit or 'the partition default'}{ran}): {SETTING.format('time')}"
+    if name == "NODE_FAIL":
+        return "its node failed and Slurm did not requeue it (the site's JobRequeue=0, or --no-requeue): re-execute the run"
+    if name == "PREEMPTED":
+        return ("preempted, and the partition's PreemptMode cancels instead of requeueing: re-execute the run, or choose "
+                "a partition or QOS without preemption (`partition`, `qos`)")
+    if name == "CANCELLED":
+        return "cancelled outside Dagster (scancel by a user or an administrator)"
+    if name == "DEADLINE":
+        return "passed its deadline (--deadline)"
+    if name == "BOOT_FAIL":
+        return "its node failed to boot: re-execute the run"
+    return f"ended {name} with exit code {state.exit_code or record.exit_code or '?'}"

@@ -5,9 +5,9 @@ No Dagster imports. Every reader streams: it never holds more than one image in 
 
 from tol10m_assets.sources.chunks import (
     PARTITION_KEY_RE,
-    bioscan_partition,
+    bioscan_partitions,
     eol_partition,
-    inat21_partition,
+    inat21_partitions,
     parse_partition,
 )
 from tol10m_assets.sources.images import (
@@ -25,9 +25,9 @@ __all__ = [
     "Chunking",
     "MemberSlice",
     "SourceImage",
-    "bioscan_partition",
+    "bioscan_partitions",
     "eol_partition",
-    "inat21_partition",
+    "inat21_partitions",
     "iter_partition_images",
     "list_source_images",
     "parse_partition",

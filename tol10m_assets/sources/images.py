@@ -29,9 +29,9 @@ from tol10m_assets.errors import (
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.sources.chunks import (
     EOL_SET_RE,
-    bioscan_partition,
+    bioscan_partitions,
     eol_partition,
-    inat21_partition,
+    inat21_partitions,
     parse_partition,
 )
 from tol10m_assets.sources.eolindex import Member, SetIndex, check_member, read_members, set_index
@@ -280,16 +280,18 @@ def _iter(layout: SourceLayout, chunking: Chunking, partition: str | None, with_
                 continue
             yield from _iter_eol_tar(tar_path, chunking.mode, with_bytes)
     if source in (None, "inat21"):
-        k = chunking.inat21_classes_per_partition
-        for cls_num, folder in inat21_class_dirs(layout):
-            key = inat21_partition(cls_num, k)
+        dirs = inat21_class_dirs(layout)
+        keys = inat21_partitions((n for n, _ in dirs), chunking.inat21_classes_per_partition)
+        for cls_num, folder in dirs:
+            key = keys[cls_num]
             if partition and key != partition:
                 continue
             yield from _iter_inat21_class(cls_num, folder, key, with_bytes)
     if source in (None, "bioscan"):
-        k = chunking.bioscan_parts_per_partition
-        for part, folder in bioscan_parts(layout):
-            key = bioscan_partition(part, k)
+        dirs = bioscan_parts(layout)
+        keys = bioscan_partitions((n for n, _ in dirs), chunking.bioscan_parts_per_partition)
+        for part, folder in dirs:
+            key = keys[part]
             if partition and key != partition:
                 continue
             yield from _iter_bioscan_part(part, folder, key, with_bytes)

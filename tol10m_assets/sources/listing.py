@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from tol10m_assets.errors import MissingSourceError
 from tol10m_assets.layout import SourceLayout
-from tol10m_assets.sources.chunks import bioscan_partition, inat21_partition
+from tol10m_assets.sources.chunks import bioscan_partitions, inat21_partitions
 from tol10m_assets.sources.images import (
     BIOSCAN_PART_RE,
     INAT21_CLASS_RE,
@@ -88,8 +88,9 @@ def _file_names(folder: str) -> list[str]:
 
 def list_inat21(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
     """One listing table per iNat21 class folder, in class order."""
-    k = chunking.inat21_classes_per_partition
-    for cls_num, dirname, path in _numbered_dirs(layout.inat21_train, INAT21_CLASS_RE, "inat21_train", "iNat21 train directory"):
+    dirs = _numbered_dirs(layout.inat21_train, INAT21_CLASS_RE, "inat21_train", "iNat21 train directory")
+    keys = inat21_partitions((d[0] for d in dirs), chunking.inat21_classes_per_partition)
+    for cls_num, dirname, path in dirs:
         names = _file_names(path)
         if not names:
             continue
@@ -99,7 +100,7 @@ def list_inat21(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
         yield listing_table(
             {
                 "source": ["inat21"] * n,
-                "partition": [inat21_partition(cls_num, k)] * n,
+                "partition": [keys[cls_num]] * n,
                 "origin": [f"train/{dirname}/{name}" for name in names],
                 "inat21_filename": [name if g else None for name, g in zip(names, good)],
                 "inat21_cls_name": [cls_name if g else None for g in good],
@@ -112,8 +113,9 @@ def list_inat21(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
 
 def list_bioscan(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
     """One listing table per BIOSCAN part folder, in part order."""
-    k = chunking.bioscan_parts_per_partition
-    for part, dirname, path in _numbered_dirs(layout.bioscan_images, BIOSCAN_PART_RE, "bioscan_images", "BIOSCAN image directory"):
+    dirs = _numbered_dirs(layout.bioscan_images, BIOSCAN_PART_RE, "bioscan_images", "BIOSCAN image directory")
+    keys = bioscan_partitions((d[0] for d in dirs), chunking.bioscan_parts_per_partition)
+    for part, dirname, path in dirs:
         names = _file_names(path)
         if not names:
             continue
@@ -122,7 +124,7 @@ def list_bioscan(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]
         yield listing_table(
             {
                 "source": ["bioscan"] * n,
-                "partition": [bioscan_partition(part, k)] * n,
+                "partition": [keys[part]] * n,
                 "origin": [f"{dirname}/{name}" for name in names],
                 "bioscan_part": [part if g else None for g in good],
                 "bioscan_filename": [name if g else None for name, g in zip(names, good)],

@@ -39,7 +39,9 @@ def test_listing_names_every_image_and_flags_bad_names(layout):
     records = list(list_source_images(layout, Chunking()))
     eol = [r for r in records if r.source == "eol"]
     assert [(r.eol_content_id, r.eol_page_id, r.bad_name) for r in eol] == [(12, 34, False), (None, None, True), (5, 6, False)]
-    assert {r.partition for r in records} == {"eol-01", "inat21-000", "inat21-001", "bioscan-000", "bioscan-001"}
+    # classes 7 and 150, parts 1, 2 and 11: 2 classes and 3 parts, one partition each at k = 100 and 10
+    # (changed on purpose, issue 21: partitions counted class and part numbers)
+    assert {r.partition for r in records} == {"eol-01", "inat21-000", "bioscan-000"}
     inat = [r for r in records if r.source == "inat21" and not r.bad_name]
     assert [(r.inat21_cls_num, r.inat21_cls_name) for r in inat][0] == (7, "Animalia_Chordata_Aves_Passeriformes_Passeridae_Passer_domesticus")
     assert sum(r.bad_name for r in records if r.source == "inat21") == 1
@@ -53,12 +55,15 @@ def test_a_partition_streams_only_its_own_images_with_bytes(layout):
         ("image_set_01.tar.gz:5_6_eol-full-size-copy.jpg", b"b"),
     ]
     bio = [(r.bioscan_part, data) for r, data in iter_partition_images(layout, Chunking(), "bioscan-000")]
-    assert [(part, data.read_bytes()) for part, data in bio] == [(1, b"s"), (2, b"s")]  # files: paths, read by the worker
+    assert [(part, data.read_bytes()) for part, data in bio] == [(1, b"s"), (2, b"s"), (11, b"s")]  # files: paths, read by the worker
 
 
 def test_chunk_sizes_are_configurable(layout):
-    keys = {r.partition for r in list_source_images(layout, Chunking(bioscan_parts_per_partition=1, inat21_classes_per_partition=1000))}
-    assert {"bioscan-000", "bioscan-001", "bioscan-010", "inat21-000"} <= keys and "inat21-001" not in keys
+    records = list_source_images(layout, Chunking(bioscan_parts_per_partition=1, inat21_classes_per_partition=1))
+    keys = {(r.source, r.bioscan_part or r.inat21_cls_num, r.partition) for r in records if not r.bad_name and r.source != "eol"}
+    # one part / class each, keyed by its rank (changed on purpose, issue 21: part 11 was bioscan-010)
+    assert keys == {("bioscan", 1, "bioscan-000"), ("bioscan", 2, "bioscan-001"), ("bioscan", 11, "bioscan-002"),
+                    ("inat21", 7, "inat21-000"), ("inat21", 150, "inat21-001")}
 
 
 def test_reproduce_mode_reads_members_named_by_id(tmp_path):
@@ -168,7 +173,8 @@ def test_files_in_nested_folders_are_counted_as_unexpected_paths_never_used(layo
     (cls / "more" / "deeper" / "z.jpg").write_bytes(b"i")
     (layout.bioscan_images / "part1" / "sub").mkdir()
     (layout.bioscan_images / "part1" / "sub" / "q.jpg").write_bytes(b"s")
-    inat = [(r.origin, r.skip_reason, d) for r, d in iter_partition_images(layout, Chunking(), "inat21-000")]
+    one_class = Chunking(inat21_classes_per_partition=1, bioscan_parts_per_partition=2)  # partitions counted (issue 21)
+    inat = [(r.origin, r.skip_reason, d) for r, d in iter_partition_images(layout, one_class, "inat21-000")]
     c = f"train/{cls.name}"
     assert [(o, reason) for o, reason, _ in inat] == [
         (f"{c}/more/y.jpg", SKIP_UNEXPECTED_PATH),  # 'more' sorts before 'x.jpg'; a folder's files, then its folders
@@ -176,7 +182,7 @@ def test_files_in_nested_folders_are_counted_as_unexpected_paths_never_used(layo
         (f"{c}/x.jpg", None),
     ]
     assert [d for _, reason, d in inat if reason] == [None, None]
-    bio = [(r.origin, r.skip_reason, r.bad_name) for r, _ in iter_partition_images(layout, Chunking(), "bioscan-000")]
+    bio = [(r.origin, r.skip_reason, r.bad_name) for r, _ in iter_partition_images(layout, one_class, "bioscan-000")]
     assert bio == [("part1/p1.jpg", None, False), ("part1/sub/q.jpg", SKIP_UNEXPECTED_PATH, True), ("part2/p2.jpg", None, False)]
     listed = [r for r in list_source_images(layout, Chunking()) if r.skip_reason]
     assert sorted(r.skip_reason for r in listed) == sorted(

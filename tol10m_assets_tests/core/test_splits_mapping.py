@@ -8,14 +8,21 @@ import pytest
 
 from tol10m_assets.mapping import generated_id, read_published_mapping, write_mapping_sqlite
 from tol10m_assets.errors import InputFormatError
-from tol10m_assets.sources import SourceImage, bioscan_partition, eol_partition, inat21_partition, parse_partition
+from tol10m_assets.sources import SourceImage, bioscan_partitions, eol_partition, inat21_partitions, parse_partition
 from tol10m_assets.splits import assign_splits, published_splits, split_counts, splits_of
 
 
 def test_partition_keys():
     assert eol_partition("image_set_07.tar.gz") == "eol-07"
-    assert inat21_partition(0, 100) == "inat21-000" and inat21_partition(250, 100) == "inat21-002"
-    assert bioscan_partition(1, 10) == "bioscan-000" and bioscan_partition(11, 10) == "bioscan-001"
+    # k classes (parts) per partition, counted, not their numbers: sparse numbers still fill partitions
+    assert inat21_partitions([0, 250, 7, 9000], 2) == {0: "inat21-000", 7: "inat21-000", 250: "inat21-001", 9000: "inat21-001"}
+    assert inat21_partitions(range(10_000), 100)[250] == "inat21-002"  # the full, contiguous iNat21: as before
+    assert bioscan_partitions([1, 2, 11, 40], 2) == {1: "bioscan-000", 2: "bioscan-000", 11: "bioscan-001", 40: "bioscan-001"}
+    # zero-padded to the widest key (at least 3 digits), so that keys sort in partition order
+    wide = inat21_partitions(range(10_000), 1)
+    assert (wide[95], wide[1008], wide[9999]) == ("inat21-0095", "inat21-1008", "inat21-9999")
+    assert sorted(wide.values()) == [wide[n] for n in range(10_000)]
+    assert parse_partition("inat21-1008") == ("inat21", 1008)
     assert parse_partition("inat21-002") == ("inat21", 2)
     for bad in ("eol-1; rm -rf /", "../eol-01", "eol-01\n", "EOL-01", "x-01"):
         with pytest.raises(ValueError):

@@ -39,6 +39,7 @@ def postgres_url() -> str | None:
 
 SECRET = "s3cret-" + os.urandom(6).hex()  # stands for a password in DAGSTER_PG_URL: must reach jobs, never files
 MISSING_PYTHON = "/nonexistent/venv/bin/python"
+DAEMON_ONLY = "TOL10M_DAEMON_ONLY"  # in the daemon's environment, not in env_vars: must not reach jobs
 
 
 def write_home(home: Path, logs: Path, storage: str, start_timeout: int = 300, max_slurm_jobs: int | None = None) -> None:
@@ -101,7 +102,7 @@ class Cluster:
         write_home(self.home, self.logs, storage, **home)
         self.workspace = write_workspace(root / "workspace.yaml", pipeline=world)
         self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "TOL10M_SOURCES_ROOT": str(self.sources), "TOL10M_DATA_ROOT": str(self.data),
-                    "TOL10M_TEST_SECRET": SECRET}
+                    "TOL10M_TEST_SECRET": SECRET, DAEMON_ONLY: "the daemon's own; no job needs it"}
         self.instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
         if storage == "postgres":
             self.instance.wipe()
@@ -135,13 +136,17 @@ class Cluster:
             raise AssertionError(f"dagster {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out
 
+    def settings(self):
+        from tol10m_assets.defs.resources import TreeOfLifeConfig
+        from tol10m_assets.run import SAMPLE_SETTINGS
+
+        return TreeOfLifeConfig(sources_root=str(self.sources), data_root=str(self.data), **SAMPLE_SETTINGS)
+
     def prepare(self):
         from tol10m_assets.definitions import build_definitions
-        from tol10m_assets.defs.resources import TreeOfLifeConfig
-        from tol10m_assets.run import SAMPLE_SETTINGS, _execute
+        from tol10m_assets.run import _execute
 
-        tol = TreeOfLifeConfig(sources_root=str(self.sources), data_root=str(self.data), **SAMPLE_SETTINGS)
-        _execute(build_definitions(tol).resolve_job_def("prepare"), self.instance)
+        _execute(build_definitions(self.settings()).resolve_job_def("prepare"), self.instance)
 
     def runs(self, job_name: str):
         return self.instance.get_runs(filters=RunsFilter(job_name=job_name))
@@ -223,6 +228,15 @@ def cluster(slurm, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def verdicts(slurm, tmp_path_factory):
+    """The sleeper location with a generous start timeout: Slurm's ends of jobs (limits, requeue)."""
+    c = Cluster(tmp_path_factory.mktemp("verdicts"), "sqlite", world=False, start_timeout=600)
+    c.start_daemon()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
 def faults(slurm, tmp_path_factory):
     """A small instance for the fault tests: the sleeper location only, a short start timeout and
     a cap of two jobs in Slurm's queue."""
@@ -251,4 +265,4 @@ def squeued(job_id: str) -> bool:
     return bool(out.stdout.strip())
 
 
-__all__ = ["MISSING_PYTHON", "SECRET", "Cluster", "DagsterRunStatus", "postgres_url", "sacct_state", "scontrol_state", "squeued"]
+__all__ = ["DAEMON_ONLY", "MISSING_PYTHON", "SECRET", "Cluster", "DagsterRunStatus", "postgres_url", "sacct_state", "scontrol_state", "squeued"]

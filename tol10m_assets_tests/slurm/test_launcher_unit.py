@@ -21,6 +21,7 @@ from tol10m_assets.slurm import (
     SlurmRunLauncher,
     UnsafeValue,
 )
+from tol10m_assets.slurm.launcher import BASE_ENV
 from tol10m_assets.slurm.script import env_file_text
 from tol10m_assets.slurm.states import parse_scontrol
 
@@ -102,9 +103,11 @@ def test_launch_writes_a_private_script_without_secrets_and_tags_the_run(tmp_pat
         text = (tmp_path / "submitted.sbatch").read_text()
         assert "#SBATCH --partition=debug" in text and "#SBATCH --mem=2G" in text and "#SBATCH --cpus-per-task=3" in text
         assert f"#SBATCH --comment=dagster-run={run.run_id}" in text and "\nmodule load x/1\n" in text
-        assert "\nsetsid python -m dagster api execute_run '{}' &\n" in text
+        assert "\nTOL10M_SLURM_T0=$job_start setsid python -m dagster api execute_run '{}' &\n" in text
         assert "pa55word" not in text and "PLAIN" not in text  # values reach the job through Slurm's --export
-        assert "--export=ALL" in (tmp_path / "args").read_text()
+        # only the configured variables and a few basics reach the job, not the daemon's whole environment
+        # (changed on purpose, issue 21: this was --export=ALL)
+        assert f"--export={','.join(sorted({'PLAIN', 'TOL10M_SECRET_URL', *(n for n in BASE_ENV if n in os.environ)}))} " in (tmp_path / "args").read_text()
         env = (tmp_path / "env").read_text()
         assert "TOL10M_SECRET_URL=postgresql://u:pa55word@db/x" in env and "PLAIN=1" in env
         run_dir = tmp_path / "logs" / run.run_id
@@ -416,8 +419,9 @@ def test_cluster_instance_config_is_valid(monkeypatch):
         assert "run_coordinator" in config
 
 
-def test_run_command_is_dagster_api_execute_run_for_the_runs_origin(tmp_path):
-    """The real ``ExecuteRunArgs(...).get_command_args()``, with the entry point naming the interpreter."""
+def test_run_command_is_the_slurm_worker_with_the_runs_execute_run_args(tmp_path):
+    """``<python> -m tol10m_assets.slurm.worker <ExecuteRunArgs>`` (changed on purpose, issue 21: this was
+    ``dagster api execute_run``, which turns Slurm's SIGTERM into a failed run)."""
     import sys
 
     from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -435,8 +439,8 @@ def test_run_command_is_dagster_api_execute_run_for_the_runs_origin(tmp_path):
             launcher = SlurmRunLauncher(log_directory=str(tmp_path), **config)
             launcher.register_instance(instance)
             command = REAL_RUN_COMMAND(launcher, run)
-            assert command[:5] == [python, "-m", "dagster", "api", "execute_run"]
-            args = deserialize_value(command[5], ExecuteRunArgs)
+            assert command[:3] == [python, "-m", "tol10m_assets.slurm.worker"] and len(command) == 4
+            args = deserialize_value(command[3], ExecuteRunArgs)
             assert args.run_id == run.run_id and args.set_exit_code_on_failure and args.instance_ref is not None
             assert args.job_origin.job_name == "sleep_job"
 
@@ -452,3 +456,73 @@ def test_commands_may_be_strings_or_lists(tmp_path):
         launcher = SlurmRunLauncher.from_config_value(None, result.value)
         assert launcher.commands["sbatch"] == ["ssh", "login1", "sbatch"]
         assert launcher.commands["squeue"] == ["squeue"]
+
+
+def test_why_a_job_ended_names_the_limit_and_the_setting():
+    from tol10m_assets.slurm.states import JobRecord, JobState, Verdict, why_it_ended
+
+    timeout = why_it_ended(JobState(Verdict.FAILED, "TIMEOUT"), JobRecord("TIMEOUT", "0:0", "00:01:14", "00:01:00"), "")
+    assert "time limit (00:01:00, after 00:01:14)" in timeout and "tol10m/slurm.time" in timeout and "`time`" in timeout
+    # OverMemoryKill: FAILED 0:9, the memory only in the log; cgroup clusters: OUT_OF_MEMORY (job or step)
+    log = "slurmstepd: error: StepId=1.batch exceeded memory limit (436322304 > 104857600), being killed\n"
+    for state, record, text in (("FAILED", JobRecord("FAILED", "0:9", req_mem="100M", max_rss="426096K"), log),
+                                ("OUT_OF_MEMORY", JobRecord(), ""), ("FAILED", JobRecord(step_states=("OUT_OF_MEMORY",)), "")):
+        message = why_it_ended(JobState(Verdict.FAILED, state), record, text)
+        assert "memory limit" in message and "tol10m/slurm.mem" in message, message
+    assert "used 416M of its 100M limit" in why_it_ended(JobState(Verdict.FAILED, "FAILED"), JobRecord("FAILED", "0:9", req_mem="100M", max_rss="426096K"), log)
+    # accounting not caught up yet (a partial record): the log's figures, never a garbled one
+    assert "used 416M of its 100M limit" in why_it_ended(JobState(Verdict.FAILED, "FAILED"), JobRecord("FAILED", "0:9", req_mem="16?"), log)
+    assert "used 426096K of its 100M limit" in why_it_ended(JobState(Verdict.FAILED, "OUT_OF_MEMORY"), JobRecord(req_mem="100M", max_rss="426096K"), "")
+    assert "requeue" in why_it_ended(JobState(Verdict.FAILED, "NODE_FAIL"), JobRecord(), "")
+    assert "PreemptMode" in why_it_ended(JobState(Verdict.FAILED, "PREEMPTED"), JobRecord(), "")
+    assert "outside Dagster" in why_it_ended(JobState(Verdict.FAILED, "CANCELLED"), JobRecord(), "")
+
+
+def test_the_script_lets_slurm_requeue_and_keeps_every_attempts_log():
+    text = BatchScript(job_name="t", output="o", command=COMMAND).render()
+    assert "#SBATCH --requeue\n" in text and "#SBATCH --open-mode=append\n" in text
+    assert "tol10m-slurm: starting the run worker" in text and "SLURM_RESTART_COUNT" in text
+    assert "#SBATCH --no-requeue\n" in BatchScript(job_name="t", output="o", command=COMMAND, requeue=False).render()
+
+
+def test_a_memory_kill_after_the_worker_started_says_so_and_names_mem(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("squeue", 'case "$*" in *--me*) exit 0;; *) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1;; esac')
+    slurm.set("sacct", 'case "$*" in *-X*) echo "FAILED|None|node3|0:9";; *) printf "22|FAILED|0:9|00:00:02|00:15:00|100M|\\n22.batch|CANCELLED by 0|0:9|00:00:02|||426096K\\n";; esac')
+    log = tmp_path / "slurm-22.out"
+    log.write_text("tol10m-slurm: starting the run worker at now\nslurmstepd: error: StepId=22.batch exceeded memory limit (436322304 > 104857600), being killed\n")
+    with instance_for_test() as instance:
+        run = make_run(instance, DagsterRunStatus.STARTING, {JOB_ID_TAG: "22", LOG_TAG: str(log)})
+        assert slurm.launcher(instance, tmp_path).sweep()["failed"] == [run.run_id]
+        messages = " ".join(e.message for e in instance.all_logs(run.run_id))
+        assert "after the run worker started" in messages and "before the run worker started" not in messages
+        assert "used 416M of its 100M limit" in messages and "tol10m/slurm.mem" in messages
+
+
+def test_finished_runs_get_their_jobs_final_state_in_their_tags(tmp_path):
+    slurm = FakeSlurm(tmp_path)
+    slurm.set("squeue", 'case "$*" in *--me*) exit 0;; *) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1;; esac')
+    slurm.set("sacct", 'case "$*" in *" 41 "*) echo "COMPLETED|None|n1|0:0";; *" 42 "*) echo "FAILED|None|n1|1:0";; *" 43 "*) echo "TIMEOUT|None|n1|0:0";; esac')
+    with instance_for_test() as instance:
+        ok = make_run(instance, DagsterRunStatus.SUCCESS, {JOB_ID_TAG: "41", STATE_TAG: "RUNNING", HEALTH_TAG: "RUNNING"})
+        bad = make_run(instance, DagsterRunStatus.FAILURE, {JOB_ID_TAG: "42", STATE_TAG: "PENDING", HEALTH_TAG: "SUBMITTED"})
+        late = make_run(instance, DagsterRunStatus.SUCCESS, {JOB_ID_TAG: "43", STATE_TAG: "RUNNING", HEALTH_TAG: "RUNNING"})
+        done = slurm.launcher(instance, tmp_path).sweep()
+        assert sorted(done["settled"]) == sorted([ok.run_id, bad.run_id, late.run_id])
+        tags = {r.run_id: instance.get_run_by_id(r.run_id).tags for r in (ok, bad, late)}
+        assert (tags[ok.run_id][STATE_TAG], tags[ok.run_id][HEALTH_TAG]) == ("COMPLETED", "SUCCESS")
+        assert (tags[bad.run_id][STATE_TAG], tags[bad.run_id][HEALTH_TAG]) == ("FAILED", "FAILED: FAILED exit 1:0")
+        assert tags[late.run_id][STATE_TAG] == "TIMEOUT"
+        assert any("after the run had reported success" in e.message for e in instance.all_logs(late.run_id))
+        calls = slurm.calls()
+        assert slurm.launcher(instance, tmp_path).sweep()["settled"] == []  # settled once
+        assert slurm.calls().count("-X -j 41") == calls.count("-X -j 41")
+
+
+def test_only_the_daemon_and_the_backfill_command_pool_storage_connections():
+    from tol10m_assets.slurm.coordinator import creates_many_runs
+
+    assert creates_many_runs(["/venv/bin/dagster-daemon", "run", "-w", "workspace.yaml"])
+    assert creates_many_runs(["/venv/bin/dagster", "job", "backfill", "-j", "write_shards"])
+    for argv in (["/venv/bin/python", "-m", "tol10m_assets.slurm.worker", "{}"], ["/venv/bin/dagster-webserver"], ["/venv/bin/dagster", "job", "launch"]):
+        assert not creates_many_runs(argv)  # hundreds of workers: one connection per query, none held

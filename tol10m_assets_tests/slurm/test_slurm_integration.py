@@ -88,11 +88,11 @@ def test_sbatch_entry_points_materialize_what_they_say(cluster, tmp_path):
     assert one.returncode == 0, one.stderr + _logs(tmp_path)
     assert materializations("eol-02") == before + 1
     listing = tmp_path / "partitions.txt"
-    listing.write_text("inat21-001\nbioscan-000\n")
+    listing.write_text("inat21-000\nbioscan-000\n")  # keys of the world (was inat21-001: partitions now count classes, issue 21)
     arr = subprocess.run(["sbatch", "--wait", "--array=0-1", f"--output={tmp_path}/arr-%A_%a.out", str(REPO / "slurm" / "materialize-array.sbatch"), str(listing)],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert arr.returncode == 0, arr.stderr + _logs(tmp_path)
-    assert materializations("inat21-001") >= 1 and materializations("bioscan-000") >= 1
+    assert materializations("inat21-000") >= 2 and materializations("bioscan-000") >= 1
     bad = subprocess.run(["sbatch", "--wait", f"--output={tmp_path}/bad-%j.out", str(REPO / "slurm" / "materialize-partition.sbatch"), "shards", "eol-01;id"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and "bad partition key" in _logs(tmp_path, "bad-")
@@ -138,3 +138,37 @@ def test_a_job_the_controller_forgot_is_read_from_accounting(cluster):
     assert (state.verdict, state.state, state.source) == (Verdict.SUCCEEDED, "COMPLETED", "sacct")
     health = launcher.check_run_worker_health(run)
     assert health.status.value == "SUCCESS" and "[sacct]" in health.msg
+
+
+def test_a_good_partition_stays_publishable_after_later_attempts_fail(cluster):
+    """Issue 21: a refused submission and a memory kill at start-up (before any image is read) are
+    failed attempts of a committed partition, not a revoked partition: the release publishes it."""
+    from tol10m_assets.cli import partition_rows
+    from tol10m_assets.definitions import build_definitions
+
+    good = "eol-01"
+    store = cluster.data / "store" / "224x224"
+    committed = json.loads((store / good / "manifest.json").read_text())
+    assert committed["check"] == {**committed["check"], "name": "check_wds", "passed": True}
+    for tags, words in (({"tol10m/slurm.partition": "nosuchpartition"}, "sbatch refused the job"),
+                        ({"tol10m/slurm.mem": "60M"}, "memory limit")):
+        run_id = cluster.launch("tol10m_assets", "write_shards", tags={"dagster/partition": good, **tags})
+        run = cluster.wait_finished(run_id, timeout=300)
+        messages = cluster.messages(run_id)
+        assert run.status == DagsterRunStatus.FAILURE and words in messages, messages
+    assert json.loads((store / good / "manifest.json").read_text()) == committed  # untouched
+    row = next(r for r in partition_rows(cluster.settings(), cluster.instance) if r["partition"] == good)
+    assert row["check_wds"] == "passed" and row["last_attempt"] != "succeeded", row  # a failed attempt, shown as one
+    defs = build_definitions(cluster.settings())
+    publish = defs.resolve_job_def("publish")
+    result = publish.execute_in_process(instance=cluster.instance, raise_on_error=False)
+    unbuilt = sorted(set(cluster.instance.get_dynamic_partitions("shard_partitions")) - {p.name for p in store.glob("*") if (p / "manifest.json").exists()})
+    if unbuilt:  # the module built some partitions only: the release names those, not the one whose attempts failed
+        text = " ".join(e.step_failure_data.error.message for e in result.all_events if e.is_step_failure)
+        assert not result.success and all(k in text for k in unbuilt) and f"{good}:" not in text, text
+        for key in unbuilt:
+            assert defs.resolve_job_def("write_shards").execute_in_process(instance=cluster.instance, partition_key=key).success
+        result = publish.execute_in_process(instance=cluster.instance, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    release = json.loads((cluster.data / "published" / "release.json").read_text())
+    assert good in release["partitions"]
