@@ -215,7 +215,7 @@ def test_sample_commands_after_the_build_see_it(tmp_path):
     table = listing.split("\n\n")[0].splitlines()
     header = table[0].split()
     rows = [dict(zip(header, line.split())) for line in table[1:]]
-    assert rows and all(r["status"] == "committed" and r["check_wds"] == "succeeded" for r in rows), listing
+    assert rows and all(r["status"] == "committed" and r["check_wds"] == "passed" and r["last_attempt"] == "succeeded" for r in rows), listing
     plain = sample.bash(f"{BIN}/tol10m partitions").stdout  # the default data root: says where the build is
     assert "--sample" in plain, plain
     catalog = (tmp_path / "data/sample/TreeOfLife-10M/published/metadata/catalog.csv").read_text().splitlines()

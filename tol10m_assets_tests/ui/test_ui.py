@@ -102,6 +102,7 @@ class World:
         strict = root / "strict.yaml"
         strict.write_text("resources:\n  tol:\n    config:\n      sources_root: %s\n      data_root: %s\n      workers: 1\n"
                           "      max_corrupt_share: 0.0\n" % (root / "sources", root / "data"))
+        self.built_manifests = manifests  # as built: what the last materialization's totals count
         # its committed generation gone (as if never built): a failed attempt of a committed partition no
         # longer blocks the release (issue 21), one that never passed does (changed on purpose)
         shutil.rmtree(store / self.failed)

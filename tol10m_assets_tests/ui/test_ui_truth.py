@@ -53,8 +53,8 @@ def browser(tmp_path, request):
 
 
 def committed_skips(world) -> list[dict]:
-    manifest = json.loads((world.root / "data" / "store" / "224x224" / world.failed / "manifest.json").read_text())
-    return manifest["skipped_samples"]
+    """The skipped images of the failed partition's first, committed build (the world then removes it)."""
+    return world.built_manifests[world.failed]["skipped_samples"]
 
 
 def failed_run(webserver, world) -> str:
@@ -74,8 +74,10 @@ def open_check_partitions(browser, webserver) -> str:
 
 def test_the_check_grid_counts_the_passes_and_the_failure(browser, webserver, world):
     browser.goto(f"{webserver.base}/assets/shards?view=checks&checkDetail=check_wds")
-    overview = browser.wait_for("Latest execution", "figures", "skipped_by_reason")
-    # no numeric entry: Dagster draws no plot of them over all partitions as one series (its placeholder)
+    # no numeric entry: Dagster draws no plot of them over all partitions as one series (its placeholder;
+    # waited for, as the plots render after the rest of the page)
+    overview = browser.wait_for("Latest execution", "figures", "skipped_by_reason",
+                                "Include numeric metadata entries in your check metadata to see data graphed")
     assert "Include numeric metadata entries in your check metadata to see data graphed" in overview, overview
     page = open_check_partitions(browser, webserver)
     assert f"Passed ({len(world.partitions) - 1})" in page, page
@@ -137,7 +139,7 @@ def test_the_unsynced_partitions_are_named(browser, webserver, world):
 
 
 def test_the_shards_overview_shows_totals_over_partitions(browser, webserver, world):
-    manifests = [json.loads(p.read_text()) for p in sorted((world.root / "data" / "store" / "224x224").glob("*/manifest.json"))]
+    manifests = list(world.built_manifests.values())  # the totals of the last materialization: as built
     images = sum(m["samples"].get("train", 0) + m["samples"].get("val", 0) for m in manifests)
     browser.goto(f"{webserver.base}/assets/shards")
     page = browser.wait_for("total_images", "total_partitions", "total_skipped", "estimate_full_build", "corrupt_image")
