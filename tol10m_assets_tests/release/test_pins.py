@@ -119,3 +119,20 @@ def test_the_cli_refuses_a_path_as_a_release_name(fresh, capsys):
     assert "not a release name" in capsys.readouterr().err
     assert cli.main(["releases", "unpin", "--config", str(settings)]) == 1
     assert releases_index.index_path(tol.paths().releases).read_bytes() == before
+
+
+def test_pinning_while_a_publish_holds_the_release_lock_is_refused_and_changes_nothing(tmp_path, capsys):
+    from tol10m_assets.store import exclusive
+
+    data = tmp_path / "data"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(yaml.safe_dump({"data_root": str(data), "sources_root": str(tmp_path / "sources")}))
+    releases = data / "releases"
+    make_release(releases, NAMES[0])
+    before = releases_index.index_path(releases).read_bytes()
+    with exclusive(releases / ".lock", {"run_id": "publish-run"}, "the release"):
+        assert cli.main(["releases", "pin", NAMES[0], "--config", str(settings)]) == 1
+    assert "the release" in capsys.readouterr().err
+    assert releases_index.index_path(releases).read_bytes() == before
+    assert cli.main(["releases", "pin", NAMES[0], "--config", str(settings)]) == 0
+    assert releases_index.load(releases)[0]["pinned"]
