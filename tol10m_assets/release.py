@@ -174,6 +174,8 @@ def previous_shards(paths: BuildPaths) -> list[dict]:
         and isinstance(s.get("split"), str) for s in shards
     ):
         return []  # none, or an equal-shards release (shards of several partitions): dense numbering
+    if len({(s["split"], s["number"]) for s in shards}) != len(shards) or any(s["number"] < 0 for s in shards):
+        return []  # a damaged table (a number twice): numbering afresh is safe, reusing it is not
     return shards
 
 

@@ -130,3 +130,27 @@ def test_the_script_prints_the_figures(added):
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "shard-names.py"), str(added["a"]), str(added["b"])],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert "stable numbering (this build): 0 of the" in out and "partitions added: ['eol-01']" in out
+
+
+def test_a_previous_table_that_cannot_be_trusted_gives_the_dense_numbering(tmp_path):
+    from tol10m_assets.paths import BuildPaths
+    from tol10m_assets.release import previous_shards
+
+    release = tmp_path / "releases" / "r1"
+    release.mkdir(parents=True)
+    (tmp_path / "published").symlink_to(Path("releases") / "r1")
+    paths = BuildPaths(tmp_path)
+    good = [{"split": "train", "partition": "a", "number": 0}, {"split": "train", "partition": "b", "number": 1}]
+    cases = {
+        "linked": (good, good),
+        "a number twice": ([*good, {"split": "train", "partition": "c", "number": 1}], []),
+        "equal shards": ([{"split": "train", "number": 0, "partitions": {"a": 3}}], []),
+        "negative": ([{"split": "train", "partition": "a", "number": -1}], []),
+    }
+    for why, (shards, expected) in cases.items():
+        (release / "release.json").write_text(json.dumps({"size": "224x224", "shards": shards}))
+        assert previous_shards(paths) == expected, why
+    (release / "release.json").write_text("{torn")
+    assert previous_shards(paths) == []
+    (release / "release.json").write_text(json.dumps({"size": "448x448", "shards": good}))
+    assert previous_shards(paths) == []  # another size: its numbers are not this one's
