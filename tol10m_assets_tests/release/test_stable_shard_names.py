@@ -110,6 +110,9 @@ def test_retiring_a_set_renames_no_shard_and_leaves_gaps_the_pattern_expresses(a
     assert "eol-02" not in {s["partition"] for s in c}
     got = renamed_shards(b, c)
     assert got["other_bytes"] == 0 and got["new_names"] == 0
+    text = (added["c"] / "224x224" / "open_clip.txt").read_text()
+    assert any("::" in line for line in text.splitlines() if line.startswith("train: "))  # eol-02's gap
+    assert "# Shard numbers have gaps" in text
     assert got["gone_names"] == sum(s["partition"] == "eol-02" for s in b) > 0
     dataset = added["c"] / "224x224"
     lines = dict(x.split(": ", 1) for x in (dataset / "open_clip.txt").read_text().splitlines() if not x.startswith("#"))
@@ -120,6 +123,8 @@ def test_retiring_a_set_renames_no_shard_and_leaves_gaps_the_pattern_expresses(a
         wids = json.loads((dataset / f"wids-{split}.json").read_text())
         assert [x["url"] for x in wids["shardlist"]] == [f"{split}/{n}" for n in listed]
         pattern = lines[split].split("'")[1]
+        if split != "train_small":  # the card's "how to train" gives the same pattern
+            assert f"'{pattern}'" in (dataset / "README.md").read_text()
         assert wds.shardlists.expand_urls(pattern) == [f"{split}/{n}" for n in listed]
         keys = [k for (k,) in wds.DataPipeline(wds.SimpleShardList(str(dataset / pattern.replace("::", f"::{dataset}/"))),
                                                wds.tarfile_to_samples(), wds.to_tuple("__key__"))]
@@ -154,3 +159,12 @@ def test_a_previous_table_that_cannot_be_trusted_gives_the_dense_numbering(tmp_p
     assert previous_shards(paths) == []
     (release / "release.json").write_text(json.dumps({"size": "448x448", "shards": good}))
     assert previous_shards(paths) == []  # another size: its numbers are not this one's
+
+
+def test_the_cards_training_command_names_the_gapped_shards():
+    from tol10m_assets.card import pattern, split_figures
+
+    shards = [{"split": "train", "number": n, "samples": 2, "bytes": 10} for n in (7, 0, 1)]
+    figures = split_figures(shards)["train"]
+    assert (figures.samples, figures.shards, figures.numbers) == (6, 3, (0, 1, 7))
+    assert pattern("train", figures) == "train/shard-{000000..000001}.tar::train/shard-000007.tar"
