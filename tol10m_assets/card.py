@@ -19,7 +19,7 @@ import yaml
 from tol10m_assets.columns import connect
 from tol10m_assets.shards.tarfiles import TEXT_SUFFIXES
 from tol10m_assets.splits import SPLITS
-from tol10m_assets.training import BIOCLIP_TEXT_TYPES, brace, split_arguments
+from tol10m_assets.training import BIOCLIP_TEXT_TYPES, brace, shard_pattern, split_arguments
 
 LICENSE = "cc0-1.0"  # the compilation, as published; every image keeps its own licence (metadata/licenses.csv)
 TASKS = ["image-classification", "zero-shot-classification"]
@@ -93,6 +93,7 @@ class SplitFigures:
     samples: int
     shards: int
     bytes: int
+    numbers: tuple[int, ...] = ()  # the shards' numbers (gaps possible: stable names across releases)
 
 
 def features() -> list[dict]:
@@ -160,7 +161,7 @@ def card_body(size_name: str, splits: dict[str, SplitFigures], counts: list[tupl
     table.append("| **all** | " + " | ".join(f"{by_source[s]:,}" for s in sources) + f" | {sum(by_source.values()):,} |")
     members = ", ".join(f"`{s}`" for s in TEXT_SUFFIXES)
     commands = "\n".join(
-        f"  {split_arguments(s, brace(s, splits[s].shards), splits[s].samples)} \\" for s in present if s != "train_small"
+        f"  {split_arguments(s, pattern(s, splits[s]), splits[s].samples)} \\" for s in present if s != "train_small"
     )
     fixes = "\n".join(f"- {f}" for f in FIXES)
     return f"""
@@ -232,10 +233,17 @@ def dataset_card(size_name: str, splits: dict[str, SplitFigures], catalog_parque
     return f"---\n{header}---\n{card_body(size_name, splits, counts)}"
 
 
+def pattern(split: str, figures: SplitFigures) -> str:
+    """The split's shards as open_clip's ``--train-data`` pattern (``::``-joined groups where numbers have gaps)."""
+    return shard_pattern(split, figures.numbers) if figures.numbers else brace(split, figures.shards)
+
+
 def split_figures(shards: list[dict]) -> dict[str, SplitFigures]:
-    """Per split, from a release's shard table (``split``, ``samples``, ``bytes``)."""
+    """Per split, from a release's shard table (``split``, ``samples``, ``bytes``, ``number``)."""
     out: dict[str, SplitFigures] = {}
     for s in shards:
         f = out.get(s["split"], SplitFigures(0, 0, 0))
-        out[s["split"]] = SplitFigures(f.samples + s["samples"], f.shards + 1, f.bytes + s["bytes"])
+        number = (s["number"],) if isinstance(s.get("number"), int) else ()
+        out[s["split"]] = SplitFigures(f.samples + s["samples"], f.shards + 1, f.bytes + s["bytes"],
+                                       tuple(sorted(f.numbers + number)))
     return out

@@ -387,6 +387,53 @@ def add_push_command(sub, with_config) -> None:
     p.set_defaults(run=cmd_push)
 
 
+# --- releases: list, pin and unpin (tol10m_assets/releases_index.py) ------------------------------------
+
+
+def cmd_releases(args) -> int:
+    """``tol10m releases``: the recorded releases; ``pin NAME`` keeps one whatever the retention, ``unpin`` lets it go."""
+    from tol10m_assets import releases_index
+    from tol10m_assets.store import exclusive
+
+    paths = settings(args).paths()
+    if args.action == "list":
+        published = Path(os.readlink(paths.published)).name if paths.published.is_symlink() else ""
+        rows = releases_index.listing(paths.releases, published)
+        print(format_releases(rows, paths.releases))
+        return 0
+    if not args.name:
+        raise ValueError(f"tol10m releases {args.action} NAME: give the release's name (see `tol10m releases`)")
+    with exclusive(paths.releases / ".lock", {"command": f"tol10m releases {args.action}"}, "the release"):
+        if args.action == "pin":
+            releases_index.pin(paths.releases, args.name, args.reason or "")
+            print(f"pinned {args.name}: kept until `tol10m releases unpin {args.name}`")
+        else:
+            releases_index.unpin(paths.releases, args.name)
+            print(f"unpinned {args.name}: the next publish removes it if it is beyond the newest keep_releases")
+    return 0
+
+
+def format_releases(rows: list[dict], releases: Path) -> str:
+    if not rows:
+        return f"no release recorded in {releases}"
+    lines = [f"{'':2}{'release':<24} {'created':<25} {'size':>10} {'partitions':>10} {'shards':>6}  pin"]
+    for r in rows:
+        mark = "* " if r["published"] else "  "
+        size = f"{r['bytes'] / 1e6:.1f} MB" if r["present"] else "missing"
+        pin = ("pinned" + (f": {r['reason']}" if r["reason"] else "")) if r["pinned"] else ""
+        lines.append(f"{mark}{r['name']:<24} {r['created'] or '-':<25} {size:>10} {r['partitions']:>10} {r['shards']:>6}  {pin}")
+    lines.append("* published")
+    return "\n".join(lines)
+
+
+def add_releases_command(sub, with_config) -> None:
+    r = with_config(sub.add_parser("releases", help="list the releases (size, date, partitions, pins); pin or unpin one"))
+    r.add_argument("action", nargs="?", default="list", choices=["list", "pin", "unpin"])
+    r.add_argument("name", nargs="?", help="the release to pin or unpin (a name from the list)")
+    r.add_argument("--reason", help="why it is pinned (shown in the list), e.g. the run that trains on it")
+    r.set_defaults(run=cmd_releases)
+
+
 # --- entry point ---------------------------------------------------------------------------------------
 
 
@@ -422,6 +469,7 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     u.set_defaults(run=cmd_ui)
     add_push_command(sub, with_config)
+    add_releases_command(sub, with_config)
     return top
 
 

@@ -3,7 +3,7 @@ switched into place in one atomic step.
 
     <data root>/releases/<name>/
         <W>x<H>/<split>/shard-000000.tar …   hard links to the partitions' committed shards,
-                                               numbered without gaps per split
+                                               numbered per split (stable across releases)
         <W>x<H>/<split>/sizes.json, shards.txt
         <W>x<H>/wids-<split>.json, open_clip.txt, README.md (dataset card with a config per split)
         metadata/catalog.csv, catalog.parquet, licenses.csv, taxa_report.md
@@ -12,8 +12,14 @@ switched into place in one atomic step.
 
 A release is staged under ``releases/.staging-<token>``, checked there, and only then renamed and
 linked; a failure anywhere leaves ``published`` (and every file it points at) exactly as it was.
-Numbering: per split, the partitions in key order, each partition's shards in order; a partition
-rebuilt with the same number of shards per split keeps its numbers. No Dagster imports.
+Numbering (``shard_numbers``), per split: a partition the published release held with the same
+number of shards keeps their numbers; the shards of a new partition, or of one whose shard count
+changed, get numbers after the highest the published release used; numbers freed by a retired or
+changed partition stay unused (gaps). So adding, retiring or rebuilding a partition changes only
+the names of the shards holding its samples. Without a published release (or after an equal-shards
+one) the numbering is dense: the partitions in key order, each partition's shards in order. The
+per-split ``shards.txt``/``sizes.json``/wids index list the shards; ``open_clip.txt`` gives one
+brace group per run of numbers, joined by ``::``. No Dagster imports.
 """
 
 from __future__ import annotations
@@ -117,11 +123,60 @@ def shard_file_name(number: int) -> str:
     return f"shard-{number:06d}.tar"
 
 
-def brace_pattern(folder: Path, count: int) -> str:
-    """``…/shard-{000000..000159}.tar`` (webdataset / open_clip brace expansion) for ``count`` shards."""
-    if count == 1:
-        return str(folder / shard_file_name(0))
-    return str(folder / f"shard-{{{0:06d}..{count - 1:06d}}}.tar")
+def brace_pattern(folder: Path, numbers) -> str:
+    """``…/shard-{000000..000159}.tar`` (webdataset / open_clip brace expansion) for the shards ``numbers``
+    (several groups joined by ``::`` where the numbers have gaps)."""
+    from tol10m_assets.training import shard_pattern
+
+    return shard_pattern(str(folder), numbers)
+
+
+def shard_numbers(previous: list[dict], counts: list[tuple[str, str, int]]) -> dict[tuple[str, str], list[int]]:
+    """The number of every shard, per (split, partition), for ``counts`` (split, partition, shards; in
+    key order). ``previous``: the published release's shard table (split, partition, number), or []."""
+    before: dict[tuple[str, str], list[int]] = {}
+    for s in previous:
+        before.setdefault((s["split"], s["partition"]), []).append(int(s["number"]))
+    following: dict[str, int] = {}
+    for (split, _), numbers in before.items():
+        following[split] = max(following.get(split, 0), max(numbers) + 1)
+    numbers = {}
+    for split, partition, count in counts:
+        kept = sorted(before.get((split, partition), []))
+        if len(kept) == count:
+            numbers[(split, partition)] = kept
+        else:
+            start = following.get(split, 0)
+            numbers[(split, partition)] = list(range(start, start + count))
+            following[split] = start + count
+    return numbers
+
+
+def renamed_shards(old: list[dict], new: list[dict]) -> dict[str, int]:
+    """Two releases' shard tables compared by name per split: names in both, those holding other
+    bytes (sha256) in the new one, names only in the new one, names only in the old one."""
+    a = {(s["split"], s["name"]): s["sha256"] for s in old}
+    b = {(s["split"], s["name"]): s["sha256"] for s in new}
+    both = a.keys() & b.keys()
+    return {"in_both": len(both), "other_bytes": sum(a[k] != b[k] for k in both),
+            "new_names": len(b.keys() - a.keys()), "gone_names": len(a.keys() - b.keys())}
+
+
+def previous_shards(paths: BuildPaths) -> list[dict]:
+    """The published release's shard table when it was linked per partition at this size, else []."""
+    try:
+        record = current_release(paths)
+    except (OSError, ValueError):
+        return []
+    shards = (record or {}).get("shards") if isinstance(record, dict) and record.get("size") == paths.size_name else None
+    if not isinstance(shards, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("partition"), str) and isinstance(s.get("number"), int)
+        and isinstance(s.get("split"), str) for s in shards
+    ):
+        return []  # none, or an equal-shards release (shards of several partitions): dense numbering
+    if len({(s["split"], s["number"]) for s in shards}) != len(shards) or any(s["number"] < 0 for s in shards):
+        return []  # a damaged table (a number twice): numbering afresh is safe, reusing it is not
+    return shards
 
 
 def _link(source: Path, target: Path) -> None:
@@ -264,13 +319,18 @@ def _stage_held(paths, store, partitions, holds, verify_hashes, hash_workers, ca
 
 
 def _link_shards(staged: StagedRelease, store: PartitionStore) -> None:
-    numbers = {split: 0 for split in SPLITS}
+    counts: dict[tuple[str, str], int] = {}
+    for partition, manifest in staged.manifests.items():
+        for shard in manifest["shards"]:
+            counts[(shard["split"], partition)] = counts.get((shard["split"], partition), 0) + 1
+    numbers = shard_numbers(previous_shards(staged.paths), [(s, p, n) for (s, p), n in counts.items()])
+    splits = set(SPLITS)
     for partition, manifest in staged.manifests.items():
         gen = store.generation_dir(partition, manifest)
         for shard in manifest["shards"]:  # per split in the partition's own order
             split = shard["split"]
-            number = numbers.setdefault(split, 0)
-            numbers[split] += 1
+            splits.add(split)
+            number = numbers[(split, partition)].pop(0)
             target = staged.dataset / split / shard_file_name(number)
             target.parent.mkdir(parents=True, exist_ok=True)
             _link(gen / split / shard["name"], target)
@@ -279,7 +339,7 @@ def _link_shards(staged: StagedRelease, store: PartitionStore) -> None:
                  "generation": manifest["generation"], "samples": shard["samples"], "bytes": shard["bytes"],
                  "sha256": shard["sha256"]}
             )
-    for split in sorted(numbers):
+    for split in sorted(splits):
         (staged.dataset / split).mkdir(parents=True, exist_ok=True)
         staged.sizes[split] = sum(s["samples"] for s in staged.shards if s["split"] == split)
 
@@ -293,7 +353,7 @@ def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
     own = staged.paths.releases / staged.name / staged.paths.size_name  # the release's folder once published
     train_data, counts = {}, {}
     for split in sorted(staged.sizes, key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS)):
-        shards = [s for s in staged.shards if s["split"] == split]
+        shards = sorted((s for s in staged.shards if s["split"] == split), key=lambda s: s["number"])
         folder = staged.dataset / split
         (folder / "sizes.json").write_text(json.dumps({s["name"]: s["samples"] for s in shards}, indent=2) + "\n")
         (folder / "shards.txt").write_text("".join(f"{s['name']}\n" for s in shards))
@@ -304,9 +364,9 @@ def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
             "shardlist": [{"url": f"{split}/{s['name']}", "nsamples": s["samples"], "filesize": s["bytes"]} for s in shards],
         }
         (staged.dataset / f"wids-{split}.json").write_text(json.dumps(wids, indent=2) + "\n")
-        counts[split] = len(shards)
+        counts[split] = [s["number"] for s in shards]
         if shards:
-            train_data[split] = brace_pattern(own / split, len(shards))
+            train_data[split] = brace_pattern(own / split, counts[split])
     (staged.dataset / "open_clip.txt").write_text(training.open_clip_text(staged.paths.size_name, counts, staged.sizes))
     staged.training = training.absolute_arguments(own, counts, staged.sizes)
     (staged.dataset / "README.md").write_text(

@@ -1,11 +1,12 @@
 """The releases the build made: ``releases/index.json``, the only folders its clean-up may remove.
 
-    {"format": 1, "releases": [{"name": "20261202T050000Z-ab12cd", "created": "..."}, ...]}
+    {"format": 1, "releases": [{"name": "20261202T050000Z-ab12cd", "created": "...",
+                                "pinned": {"at": "...", "reason": "run 42 trains on it"}}, ...]}
 
 Anything else under ``releases/`` (a person's ``2025-backup``, another tool's files) is never
-touched. Retention keeps the newest ``keep`` releases of the index (at least two: the published
-one and the one before it, to roll back by relinking ``published``). Written under the release
-lock, atomically. No Dagster imports.
+touched. Retention keeps every pinned release plus the newest ``keep`` releases of the index (at
+least two: the published one and the one before it, to roll back by relinking ``published``).
+Written under the release lock, atomically. No Dagster imports.
 """
 
 from __future__ import annotations
@@ -70,11 +71,12 @@ def record(releases: Path, name: str) -> list[dict]:
 
 
 def prune(releases: Path, current: str, keep: int) -> list[str]:
-    """Remove the recorded releases beyond the newest ``keep`` (never ``current`` nor the one before it)."""
+    """Remove the recorded releases beyond the newest ``keep`` (never a pinned one, ``current`` nor the one
+    before it)."""
     keep = max(keep, MIN_KEEP)
     entries = load(releases)
     names = [r["name"] for r in entries]
-    protected = set(names[-keep:]) | {current}
+    protected = set(names[-keep:]) | {current} | {r["name"] for r in entries if r.get("pinned")}
     if current in names:
         i = names.index(current)
         protected |= set(names[max(0, i - 1): i + 1])
@@ -94,3 +96,56 @@ def prune(releases: Path, current: str, keep: int) -> list[str]:
     if kept != entries:
         save(releases, kept)
     return removed
+
+
+class UnknownRelease(ValueError):
+    """A name that is not a release of the index."""
+
+
+def _entry(entries: list[dict], releases: Path, name: str) -> dict:
+    if not _safe(name) or name in (".", "..") or "\\" in name:
+        raise UnknownRelease(f"{name!r} is not a release name (a folder name under {releases}, no path)")
+    for entry in entries:
+        if entry["name"] == name:
+            return entry
+    known = ", ".join(r["name"] for r in entries[-5:]) or "none"
+    raise UnknownRelease(f"{name!r} is not a release of {index_path(releases)} (the newest: {known}; see `tol10m releases`)")
+
+
+def pin(releases: Path, name: str, reason: str = "") -> dict:
+    """Keep ``name`` whatever the retention says, until unpinned; returns its entry."""
+    entries = load(releases)
+    entry = _entry(entries, releases, name)
+    entry["pinned"] = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "reason": str(reason)}
+    save(releases, entries)
+    return entry
+
+
+def unpin(releases: Path, name: str) -> dict:
+    """Let retention remove ``name`` again (at the next publish, if it is beyond the newest ``keep``)."""
+    entries = load(releases)
+    entry = _entry(entries, releases, name)
+    entry.pop("pinned", None)
+    save(releases, entries)
+    return entry
+
+
+def listing(releases: Path, published: str = "") -> list[dict]:
+    """One row per recorded release, oldest first: name, created, bytes on disk (its files, hard links
+    counted in full), partitions, shards, pin and whether ``published`` points at it."""
+    rows = []
+    for entry in load(releases):
+        folder = Path(releases) / entry["name"]
+        try:
+            record = json.loads((folder / "release.json").read_text())
+        except (OSError, ValueError):
+            record = {}
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) if folder.is_dir() else 0
+        pinned = entry.get("pinned") or {}
+        rows.append({
+            "name": entry["name"], "created": entry.get("created", ""), "bytes": size,
+            "partitions": len(record.get("partitions", {})), "shards": len(record.get("shards", [])),
+            "pinned": bool(pinned), "reason": pinned.get("reason", ""), "published": entry["name"] == published,
+            "present": folder.is_dir(),
+        })
+    return rows

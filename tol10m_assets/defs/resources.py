@@ -121,7 +121,8 @@ class TreeOfLifeConfig(ConfigurableResource):
     keep_releases: int = Field(
         default=2, ge=2,
         description="Releases kept under releases/ (the build's own, from releases/index.json): the published one and "
-        "the ones before it, for a roll-back; never fewer than 2.",
+        "the ones before it, for a roll-back; never fewer than 2. Pinned releases (`tol10m releases pin`) are kept "
+        "besides.",
     )
     taxa_thresholds: dict[str, list[float]] = Field(
         default_factory=lambda: _default_thresholds(), description=_thresholds_description()
