@@ -248,16 +248,35 @@ def _paths(work: Path):
     return SourceLayout.under(work / "sources"), BuildPaths(work / "build")
 
 
+def save_stub_index(archive: Path, members: tuple) -> None:
+    """A current index of a stand-in archive: its size, mtime and content fingerprint, as `load_index` checks them."""
+    from tol10m_assets.sources.eolindex import SetIndex, fingerprint, save_index
+
+    st = archive.stat()
+    save_index(SetIndex(archive, st.st_size, st.st_mtime_ns, members, fingerprint(archive, members)))
+
+
+def refresh_stub_indexes(folder: Path) -> None:
+    """Give the stand-in archives' indexes their fingerprint where they lack it (kept members)."""
+    from tol10m_assets.sources.eolindex import Member, index_path, load_index
+
+    for archive in sorted(folder.glob("image_set_*.tar.gz")):
+        if load_index(archive) is None:
+            data = json.loads(index_path(archive).read_text())
+            save_stub_index(archive, tuple(Member(str(n), int(o), int(sz), 0) for n, o, sz, *_ in data["members"]))
+
+
 def make_source_tree(work: Path, log=print) -> None:
     """The sources on disk as the listing reads them: every iNat21 and BIOSCAN file (empty: the
     listing reads names and types only) and, per EOL set, a current member index beside a stand-in
     archive (the index records the archive's size and mtime), from the synthetic listing."""
     import pyarrow.parquet as pq
 
-    from tol10m_assets.sources.eolindex import Member, SetIndex, save_index
+    from tol10m_assets.sources.eolindex import Member
 
     marker = work / "tree.json"
     if marker.exists():
+        refresh_stub_indexes(work / "sources/eol/images")  # a tree made before indexes had fingerprints
         return
     t0 = time.monotonic()
     src, listing = work / "sources", work / "listing"
@@ -271,8 +290,7 @@ def make_source_tree(work: Path, log=print) -> None:
     for name, members in sets.items():
         archive = folder / name
         archive.write_bytes(b"stand-in: the listing reads the member index")
-        st = archive.stat()
-        save_index(SetIndex(archive, st.st_size, st.st_mtime_ns, tuple(Member(m, 512 * (2 * k + 1), 1) for k, m in enumerate(members))))
+        save_stub_index(archive, tuple(Member(m, 512 * (2 * k + 1), 1, 0) for k, m in enumerate(members)))
     sets.clear()
     for source, root in (("inat21", src / "inat21"), ("bioscan", src / "bioscan/cropped_256")):
         origins = pq.read_table(listing / f"{source}.parquet", columns=["origin"]).column(0).to_pylist()
