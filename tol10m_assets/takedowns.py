@@ -197,11 +197,11 @@ def write_takedowns(remove: RemoveList, mapping: Path, out: Path, summary_out: P
             for kind, cond in _MATCH.items()
         )
         con.execute(f"CREATE TEMP TABLE hit AS {matches}")
-        taken = con.execute(
+        taken = con.sql(
             """SELECT treeoflife_id, string_agg(reason, '; ' ORDER BY first) AS reason
                FROM (SELECT treeoflife_id, reason, min(line) AS first FROM hit GROUP BY ALL)
                GROUP BY treeoflife_id ORDER BY treeoflife_id"""
-        ).arrow()
+        ).to_arrow_table()
         unknown = con.execute("SELECT line, value FROM e WHERE line NOT IN (SELECT line FROM hit) ORDER BY line").fetchall()
         partitions = dict(con.execute("SELECT partition, count(DISTINCT treeoflife_id) FROM hit GROUP BY 1 ORDER BY 1").fetchall())
         reasons = dict(con.execute("SELECT reason, count(*) FROM (SELECT DISTINCT treeoflife_id, reason FROM hit) GROUP BY 1 ORDER BY 1").fetchall())
