@@ -204,7 +204,8 @@ def write_takedowns(remove: RemoveList, mapping: Path, out: Path, summary_out: P
         ).to_arrow_table()
         unknown = con.execute("SELECT line, value FROM e WHERE line NOT IN (SELECT line FROM hit) ORDER BY line").fetchall()
         partitions = dict(con.execute("SELECT partition, count(DISTINCT treeoflife_id) FROM hit GROUP BY 1 ORDER BY 1").fetchall())
-        reasons = dict(con.execute("SELECT reason, count(*) FROM (SELECT DISTINCT treeoflife_id, reason FROM hit) GROUP BY 1 ORDER BY 1").fetchall())
+        reasons = dict(con.execute(
+            "SELECT reason, count(*) FROM (SELECT DISTINCT treeoflife_id, reason FROM hit) GROUP BY 1 ORDER BY 1").fetchall())
     finally:
         con.close()
     table = pa.table({ID: taken.column(ID).cast(pa.string()), REASON: taken.column(REASON).cast(pa.string())},
