@@ -151,3 +151,37 @@ def test_a_malformed_list_stops_the_takedowns_naming_its_file_and_line(tol10m_wo
         error = error.cause
     assert InputFormatError.__name__ in error.cls_name
     assert f"{remove}:3: `reason` is empty" in error.message
+
+
+def test_the_remove_list_is_observed_only_when_set_and_its_version_follows_its_content(tol10m_world, tmp_path):
+    import logging
+
+    from tol10m_assets.defs.raw import _observe, used_inputs
+
+    log = logging.getLogger("test")
+    unset = tol10m_world.tol(tmp_path / "data")
+    assert not used_inputs(unset)["remove_list"]
+    assert _observe("remove_list", unset, log).metadata["used"] is False
+    remove = tmp_path / "remove.csv"
+    remove.write_text(f"treeoflife_id,reason\n{uuid.uuid4()},licence\n")
+    world_tol = tol10m_world.tol(tmp_path / "data", remove_list=str(remove))
+    assert used_inputs(world_tol)["remove_list"]
+    first = _observe("remove_list", world_tol, log).data_version
+    assert first == _observe("remove_list", world_tol, log).data_version
+    remove.write_text(remove.read_text() + f"{uuid.uuid4()},privacy\n")
+    assert _observe("remove_list", world_tol, log).data_version != first
+
+
+def test_the_prepare_job_writes_the_takedowns_and_the_release_has_the_blocking_check():
+    from dagster import AssetKey
+
+    from tol10m_assets.definitions import build_definitions
+
+    defs = build_definitions()
+    prepare = defs.resolve_job_def("prepare")
+    assert AssetKey("takedowns") in prepare.asset_layer.executable_asset_keys
+    graph = defs.resolve_asset_graph()
+    assert {AssetKey("mapping"), AssetKey("remove_list")} <= set(graph.get(AssetKey("takedowns")).parent_keys)
+    from dagster import AssetCheckKey
+
+    assert graph.get_check_spec(AssetCheckKey(AssetKey("catalog"), "no_takedown_published")).blocking
