@@ -78,7 +78,7 @@ class TreeOfLifeConfig(ConfigurableResource):
         default="", description="Takedowns: a CSV with a header, one image per line by `treeoflife_id` or `source_file` "
         "(e.g. `image_set_03.tar.gz/12345_678_eol-full-size-copy.jpg`, `train/<class dir>/<file>.jpg`, "
         "`part12/<file>.jpg`) and a required `reason`; listed images are skipped (`removed`) and a blocking check keeps "
-        "them out of the release (docs/operating.md, Takedowns). Relative = under sources_root; empty: none.",
+        "them out of the release (docs/curate.md). Relative = under sources_root; empty: none.",
     )
     width: int = Field(default=224, gt=0, description="Output image width in pixels (the shard folder is `<W>x<H>`).")
     height: int = Field(default=224, gt=0, description="Output image height in pixels.")
