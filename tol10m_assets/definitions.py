@@ -15,12 +15,13 @@ from tol10m_assets.defs.publish import publish_assets
 from tol10m_assets.defs.raw import raw_assets
 from tol10m_assets.defs.resources import TreeOfLifeConfig, default_settings
 from tol10m_assets.defs.shards import shards
+from tol10m_assets.defs.takedowns import takedown_assets
 
 
 def build_definitions(tol: TreeOfLifeConfig | None = None, downloads: DownloadSettings | None = None) -> Definitions:
     """All assets, checks, jobs and schedules; `tol` replaces the environment-driven default settings."""
     return Definitions(
-        assets=[*download_assets, *raw_assets, *build_assets, shards, *publish_assets],
+        assets=[*download_assets, *raw_assets, *build_assets, *takedown_assets, shards, *publish_assets],
         asset_checks=[*asset_checks, *download_checks],
         jobs=jobs,
         schedules=schedules,

@@ -17,6 +17,7 @@ SKIP_NOT_IN_MAPPING = "not_in_mapping"  # an image the mapping does not list (re
 SKIP_BAD_MEMBER_NAME = "bad_member_name"  # an archive member / file whose name does not fit the layout
 SKIP_DUPLICATE = "duplicate"  # the same source image a second time (the first one is kept)
 SKIP_UNEXPECTED_PATH = "unexpected_path"  # an image in a sub-folder the source layout does not have
+SKIP_REMOVED = "removed"  # taken down on request: listed in the `remove_list` (tol10m_assets.takedowns)
 SKIP_REASONS = (
     SKIP_CORRUPT_IMAGE,
     SKIP_NO_TAXON,
@@ -25,6 +26,7 @@ SKIP_REASONS = (
     SKIP_BAD_MEMBER_NAME,
     SKIP_DUPLICATE,
     SKIP_UNEXPECTED_PATH,
+    SKIP_REMOVED,
 )
 
 

@@ -70,6 +70,8 @@ class SourceLayout:
     bioscan_metadata: Path
     rare_seen: Path
     rare_unseen: Path
+    # the takedown list: a setting of its own (`remove_list`), not a source path; None when there is none
+    remove_list: Path | None = None
 
     @classmethod
     def under(cls, root: str | Path, **overrides: str | Path | None) -> "SourceLayout":
@@ -86,4 +88,4 @@ class SourceLayout:
         return replace(self, **changes)
 
     def items(self):
-        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+        return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None]

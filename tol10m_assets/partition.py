@@ -1,7 +1,8 @@
 """One shard partition end to end: its slice of the labels, its images streamed once, its shards.
 
 Skips are decided in this order and counted by reason: ``bad_member_name``, ``not_in_mapping``,
-``no_taxon``, ``rare_species``, then ``corrupt_image`` (by the shard writer). No Dagster imports.
+``removed`` (the takedown list, ``metadata/takedowns.parquet``), ``no_taxon``, ``rare_species``, then
+``corrupt_image`` (by the shard writer). No Dagster imports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tol10m_assets.errors import (
     SKIP_NO_TAXON,
     SKIP_NOT_IN_MAPPING,
     SKIP_RARE_SPECIES,
+    SKIP_REMOVED,
 )
 from tol10m_assets.faults import fault_point
 from tol10m_assets.labels import RANK_COLUMNS
@@ -31,16 +33,21 @@ from tol10m_assets.splits import splits_of
 
 
 def load_partition_rows(paths: BuildPaths, partition: str) -> pd.DataFrame:
-    """Mapping ⋈ splits ⋈ labels for one partition only (the lookups are never loaded whole)."""
+    """Mapping ⋈ splits ⋈ labels ⟕ takedowns for one partition only (the lookups are never loaded whole);
+    ``removed`` is the takedown reason of a listed id, else NULL (no takedowns table: nothing removed)."""
+    from tol10m_assets.takedowns import removed_reasons_sql
+
     parse_partition(partition)
     con = duckdb.connect()
     try:
         return con.execute(
             f"""
-            SELECT m.*, s.is_val, s.is_train_small, {", ".join(f'l."{c}"' for c in RANK_COLUMNS)}, l.common
+            SELECT m.*, s.is_val, s.is_train_small, {", ".join(f'l."{c}"' for c in RANK_COLUMNS)}, l.common,
+                   t.reason AS removed
             FROM read_parquet(?) m
             JOIN read_parquet(?) s USING (treeoflife_id)
             LEFT JOIN read_parquet(?) l USING (treeoflife_id)
+            LEFT JOIN {removed_reasons_sql(paths.takedowns)} t USING (treeoflife_id)
             WHERE m.partition = ?
             ORDER BY m.origin
             """,
@@ -73,6 +80,7 @@ class PlannedSample:
     texts: dict[str, str] | None  # None: every rank empty (no_taxon)
     rare: bool
     ranks: tuple[str, ...] = ()  # the seven values the captions were made of (the catalog's)
+    removed: str = ""  # the takedown reason when the remove list names it (skipped as `removed`)
 
 
 def _text(value) -> str:
@@ -108,6 +116,7 @@ def plan_samples(rows: pd.DataFrame, mode: str, rare=None) -> dict:
             texts,
             rare_species or rare_file,
             ranks,
+            _text(row.get("removed")),
         )
     return plan
 
@@ -148,6 +157,9 @@ def iter_jobs(
                 skip(SKIP_DUPLICATE, img, "the same source image again in this partition", planned.treeoflife_id)
                 continue
             seen.add(identity)
+        if planned.removed:
+            skip(SKIP_REMOVED, img, f"taken down: {planned.removed}", planned.treeoflife_id)
+            continue
         if planned.texts is None:
             skip(SKIP_NO_TAXON, img, "every rank is empty after lookup", planned.treeoflife_id)
             continue
@@ -162,7 +174,7 @@ class UnknownPartition(ValueError):
 
 
 # skips of images the mapping planned: with the written ones they must add up to the plan
-PLANNED_SKIPS = (SKIP_NO_TAXON, SKIP_RARE_SPECIES, SKIP_CORRUPT_IMAGE)
+PLANNED_SKIPS = (SKIP_REMOVED, SKIP_NO_TAXON, SKIP_RARE_SPECIES, SKIP_CORRUPT_IMAGE)
 
 
 @dataclass

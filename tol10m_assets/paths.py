@@ -45,6 +45,16 @@ class BuildPaths:
     def labels(self) -> Path:
         return self.metadata / "labels.parquet"
 
+    @property
+    def takedowns(self) -> Path:
+        """The resolved takedown list: ``treeoflife_id``, ``reason`` (always written; empty without a list)."""
+        return self.metadata / "takedowns.parquet"
+
+    @property
+    def takedowns_summary(self) -> Path:
+        """What the takedown list resolved to: entries, unknown ones, the partitions holding listed ids."""
+        return self.metadata / "takedowns.json"
+
     def lookup(self, source: str) -> Path:
         return self.metadata / "lookups" / f"{source}.parquet"
 

@@ -53,10 +53,11 @@ def _selections() -> dict:
     from tol10m_assets.defs.publish import publish_assets
     from tol10m_assets.defs.raw import raw_assets
     from tol10m_assets.defs.shards import shards
+    from tol10m_assets.defs.takedowns import takedown_assets
 
     stages = {
-        # mapping → splits → labels → predicted_catalog, with mapping_ids_unique and check_taxa (predicted)
-        "PREPARE": [*build_assets, *asset_checks],
+        # mapping → splits → labels → predicted_catalog and takedowns, with mapping_ids_unique and check_taxa (predicted)
+        "PREPARE": [*build_assets, *takedown_assets, *asset_checks],
         # one shard partition per call (partition_key=...); check_wds is part of the asset
         "SHARDS": [shards],
         # catalog, taxa_report, eol_licenses with catalog_consistency, rare_species_excluded, check_taxa

@@ -9,13 +9,14 @@ from tol10m_assets.defs.downloads import download_assets
 from tol10m_assets.defs.publish import publish_assets
 from tol10m_assets.defs.raw import raw_assets, shard_sources
 from tol10m_assets.defs.shards import shards
+from tol10m_assets.defs.takedowns import takedown_assets
 
 input_sources = [a for a in raw_assets if a is not shard_sources]
 
 prepare_job = define_asset_job(
     "prepare",
-    selection=AssetSelection.assets(*input_sources, *build_assets),
-    description="Observe the raw inputs → mapping → splits → labels → predicted catalog.",
+    selection=AssetSelection.assets(*input_sources, *build_assets, *takedown_assets),
+    description="Observe the raw inputs → mapping → splits → labels → predicted catalog, and the takedowns.",
     executor_def=multiprocess_executor,  # splits and labels in parallel: minutes each at full size
 )
 shards_job = define_asset_job(

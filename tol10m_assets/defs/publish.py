@@ -76,6 +76,14 @@ CATALOG_CHECKS = [
         description="On the staged release: no Rare Species benchmark species or image in any split.",
     ),
     AssetCheckSpec(
+        "no_takedown_published",
+        asset="catalog",
+        blocking=True,
+        description="On the staged release: no image of the takedown list (`remove_list`: its ids and its source "
+        "files) is in the catalog or a partition's samples table. Fails naming the ids and their partitions: "
+        "materialize `takedowns`, rebuild those partitions, publish again.",
+    ),
+    AssetCheckSpec(
         "check_taxa",
         asset="catalog",
         description="The original check_taxa figures, judged by `taxa_thresholds` (ERROR blocks publishing; WARN "
@@ -213,8 +221,32 @@ def _stage_and_check(context, tol: TreeOfLifeConfig, staged) -> dict:
         ),
     ]
     checks.append(published_check)
+    checks.append(takedown_check(tol, staged))
     return {"rows": rows, "train_data": train_data, "licences": licences, "figures": figures, "report": report,
             "level": level, "checks": checks}
+
+
+def takedown_check(tol: TreeOfLifeConfig, staged) -> AssetCheckResult:
+    """`no_takedown_published` on the staged catalog and samples tables (logic: `takedowns.published_takedowns`)."""
+    from tol10m_assets import takedowns as takedowns_core
+    from tol10m_assets.store import SAMPLES_TABLE, PartitionStore
+
+    store = PartitionStore(tol.paths().store)
+    tables = {p: store.generation_dir(p, m) / SAMPLES_TABLE for p, m in staged.manifests.items()}
+    remove = takedowns_core.read_remove_list(tol.remove_list_path())
+    found = takedowns_core.published_takedowns(staged.catalog_parquet, tables, remove, tol.paths().takedowns)
+    return AssetCheckResult(
+        asset_key="catalog", check_name="no_takedown_published", passed=found["leaks"] == 0,
+        description=takedowns_core.leak_message(found),
+        metadata={
+            "remove_list": str(remove.path) if remove.path else "none",
+            "listed_ids": found["listed_ids"], "listed_files": found["listed_files"], "leaks": found["leaks"],
+            "rebuild_partitions": MetadataValue.json(found["partitions"]),
+            "leaked": records_table(["treeoflife_id", "partition", "reason", "found in"],
+                                    [[r["treeoflife_id"], r["partition"], r["reason"], r["found_in"]] for r in found["leaked"]],
+                                    empty="No listed image is published."),
+        },
+    )
 
 
 def _materializations(paths, final, staged, outcome, retired):

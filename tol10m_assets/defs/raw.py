@@ -54,6 +54,7 @@ RAW_SOURCES: dict[str, tuple[tuple[str, ...], bool, str]] = {
     "inaturalist_taxonomy": (("inat_taxa", "inat_vernacular"), False, "iNaturalist taxonomy: `taxa.csv` and English vernacular names"),
     "resolved_names": (("resolved",), False, "Global Names Resolver answers (`resolved.jsonl`)"),
     "rare_species_lists": (("rare_seen", "rare_unseen"), False, "Rare Species benchmark lists: seen and unseen in training"),
+    "remove_list": (("remove_list",), False, "The takedown list (setting `remove_list`, a CSV): images to remove, with a reason"),
 }
 # the layout fields each source's labels (and exclusions) are made from, with the computed label source
 COMMON = ("itis_chains", "inat_taxa", "inat_vernacular", "eol_vernacular", "rare_seen", "rare_unseen")
@@ -85,6 +86,8 @@ def used_fields(tol: TreeOfLifeConfig) -> set[str]:
     used |= set(label_inputs(source))
     if source == "computed":
         used |= {f for fields in NAME_INPUTS.values() for f in fields if f != "published_mapping"}
+    if tol.remove_list:
+        used.add("remove_list")
     return used
 
 
@@ -154,7 +157,7 @@ def observed_files(name: str) -> str:
     """The files an observable raw asset covers, by default path and setting (`metadata/taxon.tab` …)."""
     from tol10m_assets.layout import DEFAULT_PATHS
 
-    return ", ".join(f"`{DEFAULT_PATHS.get(f, f)}` (source_paths.{f})" for f in RAW_SOURCES[name][0])
+    return ", ".join(f"`{DEFAULT_PATHS[f]}` (source_paths.{f})" if f in DEFAULT_PATHS else f"setting `{f}`" for f in RAW_SOURCES[name][0])
 
 
 def _raw_spec(name: str, description: str) -> AssetSpec:

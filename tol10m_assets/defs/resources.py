@@ -74,6 +74,12 @@ class TreeOfLifeConfig(ConfigurableResource):
         default="", description="label_source `table`: a Parquet or CSV keyed by treeoflife_id (or uuid) with the seven "
         "ranks and optionally common_name (e.g. TaxonoPy's resolved output); relative = under sources_root.",
     )
+    remove_list: str = Field(
+        default="", description="Takedowns: a CSV with a header, one image per line by `treeoflife_id` or `source_file` "
+        "(e.g. `image_set_03.tar.gz/12345_678_eol-full-size-copy.jpg`, `train/<class dir>/<file>.jpg`, "
+        "`part12/<file>.jpg`) and a required `reason`; listed images are skipped (`removed`) and a blocking check keeps "
+        "them out of the release (docs/curate.md). Relative = under sources_root; empty: none.",
+    )
     width: int = Field(default=224, gt=0, description="Output image width in pixels (the shard folder is `<W>x<H>`).")
     height: int = Field(default=224, gt=0, description="Output image height in pixels.")
     jpeg_quality: int = Field(default=100, ge=1, le=100, description="JPEG quality of the output images; the published shards use 100.")
@@ -170,7 +176,9 @@ class TreeOfLifeConfig(ConfigurableResource):
         unknown = set(self.source_paths) - set(DEFAULT_PATHS)
         if unknown:
             raise ValueError(f"unknown source_paths key(s) {sorted(unknown)}; known: {sorted(DEFAULT_PATHS)}")
-        return SourceLayout.under(self.resolved_sources_root(), **self.source_paths)
+        layout = SourceLayout.under(self.resolved_sources_root(), **self.source_paths)
+        remove_list = self.remove_list_path()
+        return layout.with_paths(remove_list=remove_list) if remove_list else layout
 
     def chosen_label_source(self) -> str:
         from tol10m_assets.labelsources import chosen_label_source
@@ -181,6 +189,12 @@ class TreeOfLifeConfig(ConfigurableResource):
         if not self.label_table:
             return None
         path = Path(self.label_table)
+        return path if path.is_absolute() else self.resolved_sources_root() / path
+
+    def remove_list_path(self) -> Path | None:
+        if not self.remove_list:
+            return None
+        path = Path(self.remove_list)
         return path if path.is_absolute() else self.resolved_sources_root() / path
 
     def paths(self) -> BuildPaths:
