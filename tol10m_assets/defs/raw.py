@@ -30,7 +30,7 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG
 
-from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes
+from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes, unsynced_link
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.errors import MissingSourceError
@@ -244,6 +244,10 @@ def _raw_asset(name: str, description: str):
             event = download_report(download, tol)
             if event is not None:
                 context.log_event(event)
+        if name == "eol_published_images":  # the partitioned download: per set on disk (defs/eol_sets.py)
+            from tol10m_assets.defs.eol_sets import report_sets_on_disk
+
+            report_sets_on_disk(context, tol)
 
     return _asset
 
@@ -335,6 +339,7 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
             "unsynced_count": len(unsynced),
             # what "Materialize unsynced" would have to run: paste into the dialog's Custom partition selection
             "unsynced_partitions": MetadataValue.text(", ".join(unsynced) or "none"),
+            "materialize_unsynced": unsynced_link(unsynced),  # opens `update` with them preselected (metadata.py)
         })
 
 
