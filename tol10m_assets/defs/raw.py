@@ -344,23 +344,21 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
 
 
 def unsynced_partitions(instance, versions: dict[str, str]) -> list[str]:
-    """Built partitions whose inputs' version differs from the one their last build was made from (the
-    version its materialization recorded, else the partition's last observation before it)."""
+    """Built partitions whose inputs' version differs from the one their last build was made from: the
+    partition's last observation before its last materialization (what Dagster compares too). Not the
+    materialization's input-version tag: for this partitioned observable dep Dagster records the hash of
+    no version (`e3b0c442…`), which made every built partition look unsynced."""
     from dagster import AssetRecordsFilter
-    from dagster._core.definitions.data_version import INPUT_DATA_VERSION_TAG_PREFIX
 
-    tag = f"{INPUT_DATA_VERSION_TAG_PREFIX}/{SHARD_SOURCES}"
     out = []
     for key, version in versions.items():
         records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[key]),
                                                   limit=1).records
         if not records:
             continue  # never built: Missing, not Unsynced
-        built_from = records[0].asset_materialization.tags.get(tag)
-        if built_from in (None, "INITIAL"):
-            before = instance.fetch_observations(AssetRecordsFilter(
-                asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
-            built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
+        before = instance.fetch_observations(AssetRecordsFilter(
+            asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
+        built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
         if built_from != version:
             out.append(key)
     return out
