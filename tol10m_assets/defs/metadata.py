@@ -68,16 +68,23 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
-def unsynced_link(partitions: list[str], job: str = "update") -> MetadataValue:
-    """A link (relative to the UI's root) to the job `update` with these shard partitions in the query string:
-    there, Materialize ▾ → Materialize unsynced → Materialize opens the partition dialog with exactly them
-    selected (Dagster's dialog reads `default_range`; it cannot select unsynced partitions itself). `/guess/`
-    finds the job in whichever code location defines it."""
+def unsynced_links(partitions: list[str], job: str = "update") -> dict:
+    """Links (relative to the UI's root) that carry these shard partitions in the query string
+    (`default_range`, which Dagster's partition dialog reads; it cannot select unsynced partitions itself):
+
+    - `materialize_unsynced`: the job `update` (`/guess/` finds it in whichever code location defines it),
+      where Materialize ▾ → Materialize unsynced → Materialize opens the partition dialog with exactly them;
+    - `materialize_unsynced_shards`: the `shards` asset, whose Materialize does the same for `shards`
+      alone (Dagster's Materialize unsynced leaves a partitioned asset out unless a partition is missing
+      or failed: then rebuild the unsynced upstream assets first, then these partitions)."""
     from urllib.parse import quote
 
     if not partitions:
-        return MetadataValue.text("none unsynced")
-    return MetadataValue.url(f"/guess/{job}?default_range={quote(','.join(partitions), safe=',')}")
+        none = MetadataValue.text("none unsynced")
+        return {"materialize_unsynced": none, "materialize_unsynced_shards": none}
+    query = f"default_range={quote(','.join(partitions), safe=',')}"
+    return {"materialize_unsynced": MetadataValue.url(f"/guess/{job}?{query}"),
+            "materialize_unsynced_shards": MetadataValue.url(f"/assets/shards?{query}")}
 
 
 def asset_attrs(name: str) -> dict:

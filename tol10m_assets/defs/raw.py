@@ -30,7 +30,7 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG
 
-from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes, unsynced_link
+from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes, unsynced_links
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.errors import MissingSourceError
@@ -339,7 +339,7 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
             "unsynced_count": len(unsynced),
             # what "Materialize unsynced" would have to run: paste into the dialog's Custom partition selection
             "unsynced_partitions": MetadataValue.text(", ".join(unsynced) or "none"),
-            "materialize_unsynced": unsynced_link(unsynced),  # opens `update` with them preselected (metadata.py)
+            **unsynced_links(unsynced),  # open `update` / `shards` with them preselected (metadata.py)
         })
 
 

@@ -4,8 +4,9 @@ test_ui.World (one partition whose check_wds failed, then a changed `taxon.tab` 
 - the global graph's "Materialize unsynced" selects no download (the EOL image-set download is partitioned
   by the sets on disk or planned: both sets of this world, reported by observe_sources);
 - `shard_sources`' `materialize_unsynced` link opens the job `update` so that Materialize unsynced →
-  Materialize opens the partition dialog with exactly the unsynced partitions selected, and the backfill
-  it launches asks for `labels` and those partitions only;
+  Materialize opens the partition dialog with exactly the unsynced partitions selected (Dagster's own
+  dialog selects none), and the backfill it launches asks for `labels` and those partitions only; its
+  `materialize_unsynced_shards` link does the same on the `shards` asset page;
 - check_wds says how many partitions passed (Dagster's node counts checks, not partitions);
 - the `shards` overview estimates a build from the measured runs.
 """
@@ -59,19 +60,26 @@ def test_the_global_graph_selects_no_download(browser, webserver, world):  # noq
     assert {"labels", "shards"} <= set(everything) and "mapping" not in everything, everything
 
 
-def unsynced_link(browser, webserver) -> str:
+def unsynced_link(browser, webserver, prefix: str = "/guess/update") -> str:
     browser.goto(f"{webserver.base}/assets/shard_sources")
-    browser.wait_for("materialize_unsynced", "/guess/update?default_range=")
+    browser.wait_for("materialize_unsynced", f"{prefix}?default_range=")
     links = browser.evaluate("[...document.querySelectorAll('a')].map(a => a.getAttribute('href'))"
-                             ".filter(h => h && h.startsWith('/guess/update'))")
+                             f".filter(h => h && h.startsWith({prefix!r}))")
     assert links, browser.text()[:3000]
     return links[0]
 
 
-def dialog_partitions(browser, world) -> tuple[str, list[str]]:
-    """After Materialize unsynced → Materialize N assets: the partition dialog's count and selected keys."""
-    found = re.search(r"Materialize \d+ assets?", browser.text())
-    browser.click(found.group(0))
+def dialog_partitions(browser, world, button: str | None = None) -> tuple[str, list[str]]:
+    """After Materialize unsynced → Materialize N assets (or `button`): the partition dialog's count and
+    selected keys."""
+    if button:  # the first button whose text starts with it ("Materialize…" on an asset page), until it opens
+        for _ in range(10):
+            browser.evaluate(f"[...document.querySelectorAll('button')].find(b => (b.innerText || '').trim()"
+                             f".startsWith({button!r}))?.click()")
+            if _wait(browser, "Partition selection"):
+                break
+    else:
+        browser.click(re.search(r"Materialize \d+ assets?", browser.text()).group(0))
     page = browser.wait_for("Partition selection", "Launch backfill")
     seen = None
     for _ in range(30):  # the dialog opens with "0 partitions", then applies the query string's selection
@@ -88,6 +96,14 @@ def dialog_partitions(browser, world) -> tuple[str, list[str]]:
     if seen is None:
         raise AssertionError(page[-3000:])
     return seen
+
+
+def _wait(browser, text: str, seconds: float = 5) -> bool:
+    try:
+        browser.wait_for(text, timeout=seconds)
+        return True
+    except AssertionError:
+        return False
 
 
 BACKFILLS = """{ partitionBackfillsOrError { ... on PartitionBackfills { results { id partitionNames
@@ -111,6 +127,15 @@ def test_the_unsynced_link_preselects_exactly_the_unsynced_partitions(browser, w
     assert len(backfills) == 1, backfills
     assert sorted(backfills[0]["partitionNames"]) == eol(world), backfills
     assert sorted("/".join(a["path"]) for a in backfills[0]["assetSelection"]) == ["labels", "shards"], backfills
+
+
+def test_the_shards_link_preselects_them_for_shards_alone(browser, webserver, world):  # noqa: F811
+    """For when Materialize unsynced leaves `shards` out (no partition missing or failed)."""
+    href = unsynced_link(browser, webserver, "/assets/shards")
+    browser.goto(webserver.base + href)
+    browser.wait_for("Materialize")
+    count, keys = dialog_partitions(browser, world, button="Materialize")
+    assert keys == eol(world) and count == f"{len(eol(world))} partitions", (count, keys)
 
 
 def test_check_wds_counts_the_partitions_that_passed(browser, webserver, world):  # noqa: F811
