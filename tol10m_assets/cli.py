@@ -243,7 +243,7 @@ def cmd_partitions(args) -> int:
         rows = partition_rows(tol, instance)
         estimate = estimate_for(tol, instance)  # measured run and image costs → a full build, a backfill
     print(format_table(rows))
-    print(f"\n{estimate}")
+    print(f"\n{estimate}", file=sys.stderr)  # a note, as below: stdout stays the table
     print(inputs_line(tol), file=sys.stderr)  # a note: stdout stays the table
     print_root_hint(tol, rows)
     live = [r for r in rows if r["status"] != "retired"]

@@ -56,7 +56,7 @@ def sample(tmp_path_factory):
 
 def estimate(sample) -> str:
     root, settings, env, _ = sample
-    return run_ok([sys.executable, "-m", "tol10m_assets.cli", "partitions", "--config", str(settings)], env).stdout
+    return run_ok([sys.executable, "-m", "tol10m_assets.cli", "partitions", "--config", str(settings)], env).stderr  # the notes
 
 
 def test_the_full_build_estimate_matches_the_measured_runs(sample):
