@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tol10m_assets_tests.ui.test_ui import BIN, env_for, run_ok
+from tol10m_assets_tests.ui.test_ui import env_for, run_ok
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -88,10 +88,11 @@ def test_the_backfill_estimate_matches_the_backfill(sample):
     backfill = BACKFILL.search(out)
     assert backfill and int(backfill.group(2)) == 1 and key in out, out
     expected = float(backfill.group(1))
-    run_ok([str(BIN / "dagster"), "asset", "materialize", "-m", "tol10m_assets.definitions", "--select", "shards",
-            "--partition", key], env)
-    created, ended, partition = shard_runs(env)[-1]
-    assert partition == key and (store / key / "manifest.json").exists()
+    # the backfill the way the measured runs were made (`tol10m build`: runs in one process; a run in a
+    # process of its own, e.g. `dagster asset materialize`, also pays the imports of its first step)
+    run_ok([sys.executable, "-m", "tol10m_assets.cli", "build", "--config", str(settings)], env)
+    created, ended, partition = [r for r in shard_runs(env) if r[2] == key][-1]
+    assert (store / key / "manifest.json").exists()
     took = ended - created
     assert took / 3 <= expected <= took * 3, (out, took)
     print(f"backfill of {key}: estimated {expected:.1f} s, took {took:.1f} s")
