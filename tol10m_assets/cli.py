@@ -1,7 +1,8 @@
 """`tol10m`: the command line for people.
 
     tol10m build [--sample | --config FILE]        build everything in this process (progress, one error line)
-    tol10m partitions [--sample | --config FILE]   the shard partitions: committed generation, samples, last check
+    tol10m partitions [--sample | --config FILE]   the shard partitions: committed generation, samples, last check;
+                                                   the time of a full build and of a backfill, from the measured runs
     tol10m observe [--sample | --config FILE]      observe the raw inputs (what changed shows as stale in the UI)
     tol10m explain ID [--sample | --config FILE]   where an image came from and what became of it (ID, <ID>.jpg, a file name)
     tol10m settings [--sample | --config FILE] [--run-config]   the settings in effect, as a file or as run config
@@ -236,9 +237,13 @@ def cmd_partitions(args) -> int:
     from dagster import DagsterInstance
 
     tol = settings(args)
+    from tol10m_assets.defs.metadata import estimate_for
+
     with DagsterInstance.get() as instance:
         rows = partition_rows(tol, instance)
+        estimate = estimate_for(tol, instance)  # measured run and image costs → a full build, a backfill
     print(format_table(rows))
+    print(f"\n{estimate}", file=sys.stderr)  # a note, as below: stdout stays the table
     print(inputs_line(tol), file=sys.stderr)  # a note: stdout stays the table
     print_root_hint(tol, rows)
     live = [r for r in rows if r["status"] != "retired"]

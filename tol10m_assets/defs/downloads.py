@@ -15,14 +15,18 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     Backoff,
+    Config,
     ConfigurableResource,
+    DynamicPartitionsDefinition,
     Failure,
+    OpExecutionContext,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
-    StaticPartitionsDefinition,
     asset,
     asset_check,
+    job,
+    op,
 )
 from pydantic import Field
 
@@ -39,7 +43,12 @@ from tol10m_assets.download.verify import (
     verified_record,
 )
 
-eol_set_partitions = StaticPartitionsDefinition(S.EOL_IMAGE_SETS)
+# The image sets on disk or planned, not all 63 published: a set neither downloaded nor asked for is no
+# partition, so "Materialize unsynced" does not select it (Dagster selects a partitioned asset while any of
+# its partitions is unmaterialized). observe_sources registers (and reports) the sets on disk
+# (defs/eol_sets.py); the job plan_eol_image_sets registers those to download.
+EOL_SETS = "eol_image_sets"
+eol_set_partitions = DynamicPartitionsDefinition(name=EOL_SETS)
 # transient failures that outlived the transfer's own retries are retried by Dagster (the .part is kept)
 DOWNLOAD_RETRY = RetryPolicy(max_retries=2, delay=60, backoff=Backoff.EXPONENTIAL)
 POOL = "downloads"  # cap parallel downloads with `dagster instance concurrency set downloads N`
@@ -147,7 +156,10 @@ def _spec(asset_name: str, name: str, description: str) -> AssetCheckSpec:
 @asset(group_name="downloads", **asset_attrs("eol_image_set_download"), partitions_def=eol_set_partitions, kinds={"huggingface"}, pool=POOL, retry_policy=DOWNLOAD_RETRY,
        check_specs=[_spec("eol_image_set_download", "verified", VERIFIED)])
 def eol_image_set_download(context: AssetExecutionContext, downloads: DownloadSettings, tol: TreeOfLifeConfig):
-    """One EOL image set of the published dataset, `dataset/EOL/image_set_NN.tar.gz` → `source_paths.eol_published_images`."""
+    """One EOL image set of the published dataset, `dataset/EOL/image_set_NN.tar.gz` → `source_paths.eol_published_images`
+    (partitions: the sets on disk or planned with the job `plan_eol_image_sets`)."""
+    if context.partition_key not in S.EOL_IMAGE_SETS:
+        raise Failure(description=f"partition {context.partition_key!r} is no EOL image set (01 … 63)", allow_retries=False)
     fetched = _run(context, F.fetch_eol_image_set, downloads.core(), tol.layout(), context.partition_key)
     return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
 
@@ -197,6 +209,30 @@ def rare_species_download(context: AssetExecutionContext, downloads: DownloadSet
     """The Rare Species benchmark lists (seen / unseen in training) from the BioCLIP repository."""
     fetched = _run(context, F.fetch_rare_species, downloads.core(), tol.layout())
     return MaterializeResult(metadata=_metadata(fetched), check_results=[_verified(fetched)])
+
+
+class PlannedSets(Config):
+    sets: list[str] = Field(default_factory=lambda: list(S.EOL_IMAGE_SETS),
+                            description="EOL image sets to download (01 … 63; default: all 63).")
+
+
+@op(description="Register EOL image sets as partitions of eol_image_set_download (they show as Missing until downloaded).")
+def register_eol_image_sets(context: OpExecutionContext, config: PlannedSets) -> list[str]:
+    wrong = [s for s in config.sets if s not in S.EOL_IMAGE_SETS]
+    if wrong:
+        raise Failure(description=f"not EOL image sets (01 … 63): {', '.join(wrong)}")
+    new = [s for s in dict.fromkeys(config.sets) if not context.instance.has_dynamic_partition(EOL_SETS, s)]
+    if new:
+        context.instance.add_dynamic_partitions(EOL_SETS, new)
+    context.log.info(f"planned {len(config.sets)} EOL image set(s), {len(new)} new: {', '.join(new) or 'none'}; "
+                     "download them: eol_image_set_download → Materialize → Missing (or Materialize unsynced)")
+    return new
+
+
+@job(name="plan_eol_image_sets", description="Plan EOL image-set downloads: register the sets (default all 63) as "
+     "partitions of eol_image_set_download; then backfill its Missing partitions (download_eol_image_sets).")
+def plan_eol_job():
+    register_eol_image_sets()
 
 
 # EOL first (partitioned), then the unpartitioned downloads: jobs.py selects download_assets[0] / [1:].
@@ -286,4 +322,5 @@ def rare_species_on_disk(tol: TreeOfLifeConfig) -> AssetCheckResult:
 
 download_checks = [eol_image_set_on_disk, tol_metadata_on_disk, inat21_on_disk, bioscan_on_disk, name_sources_on_disk, rare_species_on_disk]
 
-__all__ = ["DownloadSettings", "RAW_FROM_DOWNLOAD", "download_assets", "download_checks", "eol_set_partitions"]
+__all__ = ["DownloadSettings", "EOL_SETS", "RAW_FROM_DOWNLOAD", "download_assets", "download_checks", "eol_set_partitions",
+           "plan_eol_job"]

@@ -5,7 +5,7 @@ observation of the raw inputs (`observe_sources`, with a schedule that is off by
 from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job, in_process_executor, multiprocess_executor
 
 from tol10m_assets.defs.build import build_assets
-from tol10m_assets.defs.downloads import download_assets
+from tol10m_assets.defs.downloads import download_assets, plan_eol_job
 from tol10m_assets.defs.publish import publish_assets
 from tol10m_assets.defs.raw import raw_assets, shard_sources
 from tol10m_assets.defs.shards import shards
@@ -63,5 +63,5 @@ download_job = define_asset_job(
     executor_def=multiprocess_executor,  # the transfers in parallel (within the downloads pool)
 )
 download_eol_job = define_asset_job("download_eol_image_sets", selection=AssetSelection.assets(download_assets[0]))
-jobs = [prepare_job, shards_job, publish_job, observe_job, update_job, download_job, download_eol_job]
+jobs = [prepare_job, shards_job, publish_job, observe_job, update_job, download_job, download_eol_job, plan_eol_job]
 schedules = [observe_schedule]

@@ -68,6 +68,25 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
+def unsynced_links(partitions: list[str], job: str = "update") -> dict:
+    """Links (relative to the UI's root) that carry these shard partitions in the query string
+    (`default_range`, which Dagster's partition dialog reads; it cannot select unsynced partitions itself):
+
+    - `materialize_unsynced`: the job `update` (`/guess/` finds it in whichever code location defines it),
+      where Materialize ▾ → Materialize unsynced → Materialize opens the partition dialog with exactly them;
+    - `materialize_unsynced_shards`: the `shards` asset, whose Materialize does the same for `shards`
+      alone (Dagster's Materialize unsynced leaves a partitioned asset out unless a partition is missing
+      or failed: then rebuild the unsynced upstream assets first, then these partitions)."""
+    from urllib.parse import quote
+
+    if not partitions:
+        none = MetadataValue.text("none unsynced")
+        return {"materialize_unsynced": none, "materialize_unsynced_shards": none}
+    query = f"default_range={quote(','.join(partitions), safe=',')}"
+    return {"materialize_unsynced": MetadataValue.url(f"/guess/{job}?{query}"),
+            "materialize_unsynced_shards": MetadataValue.url(f"/assets/shards?{query}")}
+
+
 def asset_attrs(name: str) -> dict:
     """Owners and code version of an asset, for ``@asset(**asset_attrs(name))`` or ``AssetSpec``."""
     return {"owners": OWNERS, "code_version": CODE_VERSIONS[name]}
@@ -360,10 +379,11 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
 
-def shard_totals(manifests: dict[str, dict | None], planned: dict[str, int]) -> dict:
+def shard_totals(manifests: dict[str, dict | None], planned: dict[str, int], run_seconds: dict[str, float] | None = None) -> dict:
     """Totals over every registered partition's committed generation (images, bytes, skips by reason) and
-    the time of the partitions still to build and of a full rebuild, at the measured seconds per planned
-    image of the committed ones (the step's time: per-run overhead and parallel runs not counted)."""
+    the time of the partitions still to build and of a full rebuild, one run at a time: a cost per run plus
+    a cost per planned image, fitted on the wall seconds of the committed partitions' runs (`run_seconds`;
+    else the writer's own seconds, which leave out each run's fixed cost)."""
     committed = {k: m for k, m in manifests.items() if m}
     images = sum(m["samples"].get("train", 0) + m["samples"].get("val", 0) for m in committed.values())
     skipped: dict[str, int] = {}
@@ -381,9 +401,124 @@ def shard_totals(manifests: dict[str, dict | None], planned: dict[str, int]) -> 
         "total_skipped": records_table(["reason", "images"], sorted(skipped.items()), empty="No image was skipped."),
     }
     if per_image is not None:
-        out["ms_per_image"] = round(per_image * 1000, 3)
+        out["ms_per_image"] = round(per_image * 1000, 3)  # the writer's own time
+    figures = build_estimate(manifests, planned, run_seconds)
+    if figures:
+        out["run_cost"] = MetadataValue.text(figures["cost"].describe() + ("" if figures["from_runs"] else
+                                             " (writer seconds only: no run time recorded)"))
         out["estimate_remaining"] = MetadataValue.text(
-            f"{format_duration(per_image * sum(planned.get(k, 0) for k in todo))} for {len(todo)} partition(s) not built")
+            f"{format_duration(figures['remaining'])} for {len(todo)} partition(s) not built")
         out["estimate_full_build"] = MetadataValue.text(
-            f"{format_duration(per_image * sum(planned.values()))} for {sum(planned.values()):,} images in one run at a time")
+            f"{format_duration(figures['full'])} for {sum(planned.values()):,} images in {len(manifests)} partitions, "
+            "one run at a time")
     return out
+
+
+def build_estimate(manifests: dict[str, dict | None], planned: dict[str, int], run_seconds: dict[str, float] | None = None) -> dict | None:
+    """Seconds of a full build and of the partitions not built (one run at a time), from the committed
+    partitions' measured runs; None before any is committed."""
+    from tol10m_assets.estimate import fit_run_cost
+
+    committed = [k for k, m in manifests.items() if m]
+    timed = {k: run_seconds[k] for k in committed if run_seconds and k in run_seconds}
+    from_runs = bool(timed)
+    if not from_runs:
+        timed = {k: manifests[k].get("seconds", 0.0) for k in committed}
+    cost = fit_run_cost([(planned.get(k, 0), t) for k, t in timed.items()])
+    if cost is None:
+        return None
+    todo = [k for k in manifests if k not in committed]
+    return {"cost": cost, "from_runs": from_runs, "partitions": len(manifests), "images": sum(planned.get(k, 0) for k in manifests),
+            "full": cost.seconds(len(manifests), sum(planned.get(k, 0) for k in manifests)),
+            "remaining": cost.seconds(len(todo), sum(planned.get(k, 0) for k in todo)), "todo": todo}
+
+
+def run_seconds(instance, manifests: dict[str, dict | None]) -> dict[str, float]:
+    """Wall seconds of the run that committed each partition, where Dagster recorded it: from its launch
+    (`RUN_STARTING`: the run worker's start and definitions load count; time queued behind other runs does
+    not) or, for a run executed in its caller's process, its creation, to its end."""
+    from dagster import DagsterEventType, RunsFilter
+    from dagster._core.event_api import RunStatusChangeRecordsFilter
+
+    ids = {k: m.get("run", {}).get("run_id") for k, m in manifests.items() if m}
+    ids = {k: r for k, r in ids.items() if r}
+    if not ids:
+        return {}
+    records = {r.dagster_run.run_id: r for r in instance.get_run_records(RunsFilter(run_ids=sorted(set(ids.values()))))}
+    if not records:
+        return {}
+    earliest = min(r.create_timestamp.timestamp() for r in records.values())
+    starting = instance.fetch_run_status_changes(  # one query for every launch since the first of these runs
+        RunStatusChangeRecordsFilter(DagsterEventType.RUN_STARTING, after_timestamp=earliest - 1), limit=100_000).records
+    launched = {e.event_log_entry.run_id: e.timestamp for e in starting}
+    out = {}
+    for key, run_id in ids.items():
+        record = records.get(run_id)
+        if record is not None and record.end_time:
+            begin = launched.get(run_id, record.create_timestamp.timestamp())
+            out[key] = max(record.end_time - begin, 0.0)
+    return out
+
+
+def estimate_for(tol, instance) -> str:
+    """`tol10m partitions`' estimate over the registered partitions of this instance and data root."""
+    from tol10m_assets.defs.partitions import SHARD_PARTITIONS
+    from tol10m_assets.store import ManifestError, PartitionStore
+
+    paths = tol.paths()
+    if not paths.mapping.exists():
+        return "estimate: none yet (no mapping: build first)"
+    store = PartitionStore(paths.store)
+
+    def manifest(key: str):
+        try:
+            return store.read_manifest(key)
+        except ManifestError:
+            return None
+
+    manifests = {k: manifest(k) for k in sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))}
+    return estimate_text(instance, manifests, planned_per_partition(paths.mapping))
+
+
+def estimate_text(instance, manifests: dict[str, dict | None], planned: dict[str, int]) -> str:
+    """The CLI's lines: the time of a full build and of a backfill of the partitions not built."""
+    figures = build_estimate(manifests, planned, run_seconds(instance, manifests))
+    if figures is None:
+        return "estimate: none yet (no committed partition to measure)"
+    basis = figures["cost"].describe() + ("" if figures["from_runs"] else ", writer seconds only")
+    return (f"estimate, one run at a time, at {basis}:\n"
+            f"  full build   {format_duration(figures['full'])} ({figures['full']:.1f} s) for {figures['partitions']} "
+            f"partitions, {figures['images']:,} images\n"
+            f"  backfill     {format_duration(figures['remaining'])} ({figures['remaining']:.1f} s) for the "
+            f"{len(figures['todo'])} partition(s) not built{': ' + ', '.join(figures['todo'][:10]) if figures['todo'] else ''}")
+
+
+def check_wds_partitions(instance, partition: str | None = None, passed: bool | None = None) -> dict:
+    """`check_wds_partitions`: "N of M partitions passed check_wds" over the registered shard partitions,
+    from each one's latest check_wds evaluation (`partition`'s is `passed`, about to be recorded); the
+    failed and the unchecked are named. Dagster's asset node counts checks (`1 / 1 Passed`), not partitions."""
+    from dagster import AssetCheckKey, AssetKey
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    from tol10m_assets.defs.partitions import SHARD_PARTITIONS
+
+    registered = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    infos = instance.event_log_storage.get_asset_check_partition_info([AssetCheckKey(AssetKey("shards"), "check_wds")])
+    status = {i.partition_key: i.latest_execution_status for i in infos}
+    ok = {k for k in registered if status.get(k) == AssetCheckExecutionRecordStatus.SUCCEEDED}
+    failed = {k for k in registered if status.get(k) == AssetCheckExecutionRecordStatus.FAILED}
+    if partition is not None and passed is not None:
+        (ok.add if passed else failed.add)(partition)
+        (failed.discard if passed else ok.discard)(partition)
+    unchecked = [k for k in registered if k not in ok and k not in failed]
+
+    def named(keys) -> str:
+        keys = sorted(keys)
+        return ", ".join(keys[:10]) + (f" … ({len(keys)})" if len(keys) > 10 else "")
+
+    text = f"{len(ok)} of {len(registered)} partitions passed check_wds"
+    if failed:
+        text += f"; failed: {named(failed)}"
+    if unchecked:
+        text += f"; not checked: {named(unchecked)}"
+    return {"check_wds_partitions": MetadataValue.text(text)}  # text: a number would be plotted over partitions

@@ -30,7 +30,7 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import CODE_VERSION_TAG, DATA_VERSION_TAG
 
-from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes
+from tol10m_assets.defs.metadata import CODE_VERSIONS, OWNERS, human_bytes, unsynced_links
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS, shard_partitions
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 from tol10m_assets.errors import MissingSourceError
@@ -247,6 +247,10 @@ def _raw_asset(name: str, description: str):
             event = download_report(download, tol)
             if event is not None:
                 context.log_event(event)
+        if name == "eol_published_images":  # the partitioned download: per set on disk (defs/eol_sets.py)
+            from tol10m_assets.defs.eol_sets import report_sets_on_disk
+
+            report_sets_on_disk(context, tol)
 
     return _asset
 
@@ -338,27 +342,26 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
             "unsynced_count": len(unsynced),
             # what "Materialize unsynced" would have to run: paste into the dialog's Custom partition selection
             "unsynced_partitions": MetadataValue.text(", ".join(unsynced) or "none"),
+            **unsynced_links(unsynced),  # open `update` / `shards` with them preselected (metadata.py)
         })
 
 
 def unsynced_partitions(instance, versions: dict[str, str]) -> list[str]:
-    """Built partitions whose inputs' version differs from the one their last build was made from (the
-    version its materialization recorded, else the partition's last observation before it)."""
+    """Built partitions whose inputs' version differs from the one their last build was made from: the
+    partition's last observation before its last materialization (what Dagster compares too). Not the
+    materialization's input-version tag: for this partitioned observable dep Dagster records the hash of
+    no version (`e3b0c442…`), which made every built partition look unsynced."""
     from dagster import AssetRecordsFilter
-    from dagster._core.definitions.data_version import INPUT_DATA_VERSION_TAG_PREFIX
 
-    tag = f"{INPUT_DATA_VERSION_TAG_PREFIX}/{SHARD_SOURCES}"
     out = []
     for key, version in versions.items():
         records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[key]),
                                                   limit=1).records
         if not records:
             continue  # never built: Missing, not Unsynced
-        built_from = records[0].asset_materialization.tags.get(tag)
-        if built_from in (None, "INITIAL"):
-            before = instance.fetch_observations(AssetRecordsFilter(
-                asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
-            built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
+        before = instance.fetch_observations(AssetRecordsFilter(
+            asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
+        built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
         if built_from != version:
             out.append(key)
     return out

@@ -22,9 +22,11 @@ from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.liveness import record_process
 from tol10m_assets.defs.metadata import (
     asset_attrs,
+    check_wds_partitions,
     human_bytes,
     planned_per_partition,
     records_table,
+    run_seconds,
     shard_totals,
     thumbnail_entries_from_samples,
 )
@@ -101,7 +103,7 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
         check_name=CHECK_WDS,
         passed=report.passed,
         severity=AssetCheckSeverity.ERROR,
-        metadata=check_metadata(build, context.run.run_id),
+        metadata={**check_metadata(build, context.run.run_id), **check_wds_partitions(context.instance, partition, report.passed)},
     )
     if not build.committed:
         # the evaluation targets the partition's last materialization (if any): the grid shows it Failed
@@ -118,11 +120,11 @@ def shards(context: AssetExecutionContext, tol: TreeOfLifeConfig):
     # materialization so that it targets it (Dagster shows a partition's check status only while the
     # evaluation targets the partition's latest materialization: else the grid says Missing).
     registered = sorted(context.instance.get_dynamic_partitions(SHARD_PARTITIONS))
-    yield MaterializeResult(metadata=materialization_metadata(build, paths, partition, registered))
+    yield MaterializeResult(metadata=materialization_metadata(build, paths, partition, registered, context.instance))
     yield check
 
 
-def materialization_metadata(build, paths, partition: str, registered: list[str]) -> dict:
+def materialization_metadata(build, paths, partition: str, registered: list[str], instance=None) -> dict:
     result = build.result
     written = build.accounting["written"]
     seconds = max(result.seconds, 1e-9)
@@ -140,11 +142,11 @@ def materialization_metadata(build, paths, partition: str, registered: list[str]
         "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
         **thumbnail_entries_from_samples(result.first_samples),  # the writer's first samples: no shard read again
         **({"healed": f"was damaged: {build.healed}"} if build.healed else {}),
-        **totals_over_partitions(paths, registered),
+        **totals_over_partitions(paths, registered, instance),
     }
 
 
-def totals_over_partitions(paths, registered: list[str]) -> dict:
+def totals_over_partitions(paths, registered: list[str], instance=None) -> dict:
     """Totals over all registered partitions, so the asset's overview (its latest materialization) shows them."""
     from tol10m_assets.store import PartitionStore
 
@@ -158,7 +160,9 @@ def totals_over_partitions(paths, registered: list[str]) -> dict:
         except ManifestError:  # a damaged neighbour counts as not built; it must not fail this partition
             return None
 
-    return shard_totals({k: manifest(k) for k in registered}, planned_per_partition(paths.mapping))
+    manifests = {k: manifest(k) for k in registered}
+    timed = run_seconds(instance, manifests) if instance is not None else None  # the runs' wall time: the estimates
+    return shard_totals(manifests, planned_per_partition(paths.mapping), timed)
 
 
 def check_metadata(build, run_id: str, limit: int = 50) -> dict:

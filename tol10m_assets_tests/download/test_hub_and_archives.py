@@ -112,6 +112,8 @@ def test_the_whole_pipeline_from_an_offline_mirror(tmp_path):
         failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
         assert failed == []
         eol_sets = sorted(p.name for p in (mirror / "dataset" / "EOL").iterdir())
+        keys = [n.removeprefix("image_set_").removesuffix(".tar.gz") for n in eol_sets]
+        instance.add_dynamic_partitions("eol_image_sets", keys)  # planned (the job plan_eol_image_sets does this)
         for name in eol_sets:
             key = name.removeprefix("image_set_").removesuffix(".tar.gz")
             assert materialize([download_assets[0]], resources=resources, instance=instance, partition_key=key).success

@@ -125,9 +125,9 @@ def unsynced_dialog(browser, url: str) -> list[str]:
 def test_materialize_unsynced_after_a_taxon_tab_change_selects_labels_and_shards_and_no_download(browser, webserver, world):
     assert unsynced_dialog(browser, f"{webserver.base}/locations/tol10m_assets/jobs/update") == ["labels", "shards"]
     everything = unsynced_dialog(browser, f"{webserver.base}/asset-groups")
-    # the global graph: no download whose files are on disk; the EOL image-set download's 63 partitions
-    # (the published sets, not in this world but two) stay Missing until downloaded
-    assert [a for a in everything if a.endswith("_download")] == ["eol_image_set_download"], everything
+    # the global graph: no download at all (the EOL image-set download's partitions are the sets on disk
+    # or planned: this world's two, reported by observe_sources)
+    assert [a for a in everything if a.endswith("_download")] == [], everything
     assert {"labels", "shards"} <= set(everything) and "mapping" not in everything, everything
 
 
