@@ -216,15 +216,17 @@ def totals(figures: dict) -> dict:
     return {k: sum((f or {}).get(k, 0) for f in figures.values()) for k in ("images_reused", "images_decoded", "bytes_copied")}
 
 
-def run(root: Path, images: int, workers: int = 1, scenarios=None, check: bool = True, log=print) -> dict:
+def run(root: Path, images: int, workers: int = 1, scenarios=None, check: bool = True, log=print, chunking=None) -> dict:
     """The whole benchmark in ``root``: the figures (see the module's docstring)."""
     from tol10m_assets.layout import SourceLayout
     from tol10m_assets.paths import BuildPaths
     from tol10m_assets.sources import Chunking
 
     world = make_world(root / f"world-{images}", images)
-    layout, chunking = SourceLayout.under(world), Chunking()
-    out: dict = {"images": images, "workers": workers, "cpus": os.cpu_count(), "scenarios": {}}
+    layout, chunking = SourceLayout.under(world), chunking or Chunking()
+    out: dict = {"images": images, "workers": workers, "cpus": os.cpu_count(), "scenarios": {},
+                 "chunking": {"inat21_classes_per_partition": chunking.inat21_classes_per_partition,
+                              "bioscan_parts_per_partition": chunking.bioscan_parts_per_partition}}
     for name in scenarios or SCENARIOS:
         paths = BuildPaths(root / f"build-{name}")
         shutil.rmtree(paths.root, ignore_errors=True)
@@ -259,8 +261,8 @@ def run(root: Path, images: int, workers: int = 1, scenarios=None, check: bool =
 
 def report(out: dict, log=print) -> None:
     full = out["full"]
-    log(f"\nrelabel benchmark: {out['images']} images, {full['partitions']} partitions, {out['workers']} worker(s), "
-        f"{out['cpus']} CPUs")
+    log(f"\nrelabel benchmark: {out['images']} images, {full['partitions']} partitions ({out['chunking']}), "
+        f"{out['workers']} worker(s), {out['cpus']} CPUs")
     log(f"{'':28s} {'full build':>12s}")
     log(f"{'wall s':28s} {full['wall_s']:12.1f}")
     log(f"{'CPU s (process tree)':28s} {full['cpu_s']:12.1f}")
@@ -286,11 +288,16 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--no-check", action="store_true", help="skip the build from scratch (byte identity)")
+    parser.add_argument("--inat21-classes", type=int, default=100, help="iNat21 classes per partition (the setting)")
+    parser.add_argument("--bioscan-parts", type=int, default=10, help="BIOSCAN parts per partition (the setting)")
     args = parser.parse_args(argv)
+    from tol10m_assets.sources import Chunking
+
     images = 600 if args.quick else args.images
     root = args.work or Path(os.environ.get("TMPDIR", "/tmp")) / "tol10m-relabel-bench"
     start = time.monotonic()
-    out = run(root, images, args.workers, check=not args.no_check)
+    out = run(root, images, args.workers, check=not args.no_check,
+              chunking=Chunking(inat21_classes_per_partition=args.inat21_classes, bioscan_parts_per_partition=args.bioscan_parts))
     report(out)
     print(f"\nbenchmark wall time {time.monotonic() - start:.0f} s; load average {os.getloadavg()[0]:.1f}")
     if not args.quick:

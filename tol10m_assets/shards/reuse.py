@@ -162,6 +162,7 @@ class Previous:
 
     def __init__(self, generation: Path, rows: dict[str, tuple]):
         self.generation, self.rows = generation, rows
+        self._shards: dict[tuple[str, str], str] = {}  # (split, shard) → its path (one Path a shard, not an image)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -173,7 +174,10 @@ class Previous:
         _, status, split, shard, offset, size, crc, detail = row
         if status == CORRUPT:
             return ReusedImage(None, 0, 0, 0, corrupt=detail, fallback=fallback)
-        return ReusedImage(self.generation / split / shard, offset, size, crc, fallback=fallback)
+        path = self._shards.get((split, shard))
+        if path is None:
+            path = self._shards[(split, shard)] = str(self.generation / split / shard)
+        return ReusedImage(path, offset, size, crc, fallback=fallback)
 
 
 def load_previous(store, partition: str, key: dict) -> tuple[Previous | None, str]:

@@ -104,7 +104,7 @@ def test_a_changed_source_image_is_decoded_again_the_rest_reused(built, tmp_path
     buf = io.BytesIO()
     Image.new("RGB", (300, 200), (200, 30, 30)).save(buf, "JPEG", quality=90)
     photo.write_bytes(buf.getvalue())
-    figures = rb.build(layout, chunking, paths, [eol_part, inat_part])
+    figures = rb.build(layout, chunking, paths, [eol_part, inat_part], workers=2)  # reused and decoded, pooled
     for p in (eol_part, inat_part):
         f = figures[p]
         assert f["source_stream"] == "read" and f["images_reused"] > 0, (p, f)
