@@ -18,7 +18,6 @@ generation already checked. No Dagster imports.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -282,7 +281,3 @@ def all_reusable(jobs, previous: Previous, eol: dict[str, str]) -> bool:
         if previous.lookup(job.origin, eol.get(job.origin)) is None:
             return False
     return True
-
-
-def key_json(key: dict) -> str:
-    return json.dumps(key, sort_keys=True)

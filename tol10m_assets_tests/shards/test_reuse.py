@@ -4,7 +4,6 @@ partition's last committed generation and gives the same bytes as a build from s
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
