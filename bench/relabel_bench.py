@@ -303,7 +303,8 @@ def main(argv=None) -> int:
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "relabel_bench.json").write_text(json.dumps(out, indent=2) + "\n")
-    ok = all(s["pass_cpu"] and s.get("byte_identical", True) for s in out["scenarios"].values())
+    # a smoke run (4 partitions, half of them rebuilt) cannot meet the CPU target: it checks the bytes
+    ok = all((s["pass_cpu"] or args.quick) and s.get("byte_identical", True) for s in out["scenarios"].values())
     return 0 if ok else 1
 
 
