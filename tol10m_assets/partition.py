@@ -28,6 +28,18 @@ from tol10m_assets.faults import fault_point
 from tol10m_assets.labels import RANK_COLUMNS
 from tol10m_assets.layout import SourceLayout
 from tol10m_assets.paths import BuildPaths
+from tol10m_assets.shards.reuse import (
+    REUSE_TABLE,
+    Recorder,
+    ReuseMismatch,
+    all_reusable,
+    compressed_eol,
+    eol_fingerprints,
+    load_previous,
+    names_only,
+    reuse_jobs,
+    reuse_key,
+)
 from tol10m_assets.sources import Chunking, SourceImage, iter_partition_images, parse_partition
 from tol10m_assets.splits import splits_of
 
@@ -129,9 +141,11 @@ def iter_jobs(
     skipped: dict,
     skipped_samples: list,
     seen: set | None = None,
+    images=None,
 ):
     """(SampleJob, image source) for every image of the partition that passes the rules; counts the
-    rest. ``seen`` collects the identities of the planned images found in the source."""
+    rest. ``seen`` collects the identities of the planned images found in the source. ``images``:
+    the stream to use instead of ``iter_partition_images`` (e.g. names only, for a full reuse)."""
     from tol10m_assets.shards import SampleJob
 
     def skip(reason: str, img: SourceImage, detail: str, key: str = ""):
@@ -139,7 +153,7 @@ def iter_jobs(
         if len(skipped_samples) < 1000:
             skipped_samples.append({"origin": img.origin, "key": key, "reason": reason, "detail": detail})
 
-    for img, data in iter_partition_images(layout, chunking, partition):
+    for img, data in iter_partition_images(layout, chunking, partition) if images is None else images:
         reason = getattr(img, "skip_reason", None)
         if reason:
             skip(reason, img, getattr(img, "skip_detail", "") or reason)
@@ -188,6 +202,7 @@ class PartitionBuild:
     generation: Path
     manifest: dict | None  # the committed manifest; None when the check failed (nothing published)
     healed: str | None = None  # why the partition was damaged before this build (a fresh generation heals it)
+    reuse: dict | None = None  # images reused / decoded, bytes copied (shards/reuse.py)
 
     @property
     def committed(self) -> bool:
@@ -268,15 +283,18 @@ def build_partition(
     max_corrupt_share: float = 0.01,
     owner: dict | None = None,
     log=None,
+    reuse: bool = True,
 ) -> PartitionBuild:
     """Write one partition into a new generation, check it, and commit it only if every check passes.
 
     Holds the partition's writer lock throughout (a second writer gets ``PartitionLocked`` at once).
     A rejected generation stays on disk for inspection until the next run of the partition.
+    Images whose source bytes and settings are unchanged are copied from the last committed
+    generation, not decoded (``reuse``; shards/reuse.py): the same bytes as a build from scratch.
     """
     import pyarrow.parquet as pq
 
-    from tol10m_assets.shards import check_partition_shards, write_partition
+    from tol10m_assets.shards import check_partition_shards
     from tol10m_assets.store import SAMPLES_TABLE, PartitionStore, disk_full, ensure_free, hash_files, is_enospc
 
     store = PartitionStore(paths.store)
@@ -295,56 +313,59 @@ def build_partition(
                 "the `mapping` asset; materialize it, and pick one of the partitions it registers"
             )
         plan = plan_samples(rows, chunking.mode, rare)
-        skipped: dict[str, int] = {}
-        skipped_samples: list[dict] = []
-        seen: set = set()
-        records: dict[str, list] = {k: [] for k in ("split", "treeoflife_id", "shard", "common")}
-
-        def on_sample(split, job, shard):
-            records["split"].append(split)
-            records["treeoflife_id"].append(job.key)
-            records["shard"].append(shard)
-            records["common"].append(job.texts["common_name.txt"])
-
         ensure_free(store.root, estimated_bytes(store, partition, len(plan), settings), f"partition {partition}")
-        generation = store.new_generation(partition)
-        jobs = iter_jobs(layout, chunking, partition, plan, skipped, skipped_samples, seen)
+        key = reuse_key(settings, chunking.mode)
+        previous, why_not = (None, "reuse is off") if not reuse else (None, "the partition was damaged") if healed else \
+            load_previous(store, partition, key)
+        eol = eol_fingerprints(layout, chunking, partition)  # origin → CRC-32 and size, from the set index
+        names = None  # every planned image reusable from a .tar.gz set: the set is not inflated at all
+        if previous is not None and compressed_eol(layout, chunking, partition):
+            names = list(names_only(layout, chunking, partition))
+            if not all_reusable(iter_jobs(layout, chunking, partition, plan, {}, [], set(), images=names), previous, eol):
+                names = None
         try:
-            result = write_partition(
-                generation, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes,
-                log=log, on_sample=on_sample,
-            )
-        except OSError as exc:
-            if is_enospc(exc):
-                shutil.rmtree(generation, ignore_errors=True)  # give the space back now; the next run would
-                raise disk_full(generation, f"the shards of partition {partition}") from exc
-            raise
-        for reason, n in skipped.items():
-            result.skipped[reason] = result.skipped.get(reason, 0) + n
-        result.skipped_samples[:0] = skipped_samples
+            attempt = _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, names,
+                                     workers=workers, max_samples=max_samples, max_bytes=max_bytes, log=log)
+        except ReuseMismatch as exc:  # a damaged old shard, and no source bytes read to decode instead
+            if log:
+                log(f"{partition}: {exc}; building again with the source read")
+            attempt = _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, None,
+                                     workers=workers, max_samples=max_samples, max_bytes=max_bytes, log=log)
+            names = None
+        generation, result, recorder, records, seen = attempt
+        reuse_figures = {**recorder.figures(), "source_stream": "skipped" if names is not None else "read",
+                         "from": previous.generation.name if previous is not None else None,
+                         **({"not_reused": why_not} if previous is None else {})}
+        if log:
+            log(f"{partition}: {recorder.reused} images reused, {recorder.decoded} decoded, {recorder.bytes_copied} bytes "
+                f"copied, {recorder.fallbacks} fallback(s) to decoding; source stream {reuse_figures['source_stream']}"
+                + (f" (nothing reused: {why_not})" if previous is None else ""))
         fault_point("partition.written")
 
-        report = check_partition_shards(generation, partition, settings, expected=dict(result.samples), workers=workers)
+        report = check_partition_shards(generation, partition, settings, expected=dict(result.samples), workers=workers,
+                                        known=recorder.known)
         written = len(set(records["treeoflife_id"]))
         missing = [plan[k].treeoflife_id for k in plan.keys() - seen]
         figures, problems = account(len(plan), written, result.skipped, sorted(missing), max_corrupt_share)
         for problem in problems:
             report.problem(f"{partition}: {problem}")
         if not report.passed:
-            return PartitionBuild(partition, result, report, figures, generation, None, healed)
+            return PartitionBuild(partition, result, report, figures, generation, None, healed, reuse_figures)
         fault_point("partition.checked")
 
         ranks_of = {p.treeoflife_id: p.ranks for p in plan.values()}
         table = generation / SAMPLES_TABLE
         try:
             pq.write_table(_samples_table(records, ranks_of), table)
+            pq.write_table(recorder.table(), generation / REUSE_TABLE)
         except OSError as exc:
             if is_enospc(exc):
                 shutil.rmtree(generation, ignore_errors=True)
                 raise disk_full(generation, str(table)) from exc
             raise
         shard_files = [generation / split / name for split, names in sorted(result.shards.items()) for name in names]
-        sums = hash_files([*shard_files, table], max(2, workers))
+        sums = hash_files([*shard_files, table, generation / REUSE_TABLE], max(2, workers))
+        reuse_sum = sums.pop()
         table_sum = sums.pop()
         per_shard = collections.Counter(zip(records["split"], records["shard"]))
         manifest = {
@@ -358,10 +379,55 @@ def build_partition(
                 {"split": f.parent.name, "name": f.name, "bytes": size, "sha256": digest, "samples": per_shard[(f.parent.name, f.name)]}
                 for f, (size, digest) in zip(shard_files, sums)
             ],
-            "files": {SAMPLES_TABLE: {"bytes": table_sum[0], "sha256": table_sum[1]}},
+            "files": {SAMPLES_TABLE: {"bytes": table_sum[0], "sha256": table_sum[1]},
+                      REUSE_TABLE: {"bytes": reuse_sum[0], "sha256": reuse_sum[1]}},
+            "reuse": {"table": REUSE_TABLE, "key": key, **reuse_figures},
             "bytes": result.bytes,
             "seconds": round(result.seconds, 3),
-            "check": {"name": "check_wds", "passed": report.passed, "images_checked": report.images_checked, "shards": report.shards},
+            "check": {"name": "check_wds", "passed": report.passed, "images_checked": report.images_checked,
+                      "images_verified": report.images_verified, "shards": report.shards},
         }
         committed = store.commit(partition, generation, manifest)
-        return PartitionBuild(partition, result, report, figures, generation, committed, healed)
+        return PartitionBuild(partition, result, report, figures, generation, committed, healed, reuse_figures)
+
+
+def _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, names, *, workers, max_samples,
+                   max_bytes, log):
+    """One pass of the writer into a fresh generation: (generation, result, reuse recorder, sample
+    records, identities seen). ``names``: the names-only stream (every image reused), else the source is read."""
+    from tol10m_assets.shards import write_partition
+    from tol10m_assets.store import disk_full, is_enospc
+
+    skipped: dict[str, int] = {}
+    skipped_samples: list[dict] = []
+    seen: set = set()
+    records: dict[str, list] = {k: [] for k in ("split", "treeoflife_id", "shard", "common")}
+
+    def on_sample(split, job, shard):
+        records["split"].append(split)
+        records["treeoflife_id"].append(job.key)
+        records["shard"].append(shard)
+        records["common"].append(job.texts["common_name.txt"])
+
+    fingerprints: dict = {}
+    recorder = Recorder(fingerprints)
+    generation = store.new_generation(partition)
+    jobs = iter_jobs(layout, chunking, partition, plan, skipped, skipped_samples, seen, images=names)
+    jobs = reuse_jobs(jobs, previous, fingerprints, eol, stream=names is None)
+    try:
+        result = write_partition(
+            generation, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes,
+            log=log, on_sample=on_sample, on_image=recorder.on_image,
+        )
+    except ReuseMismatch:
+        shutil.rmtree(generation, ignore_errors=True)
+        raise
+    except OSError as exc:
+        if is_enospc(exc):
+            shutil.rmtree(generation, ignore_errors=True)  # give the space back now; the next run would
+            raise disk_full(generation, f"the shards of partition {partition}") from exc
+        raise
+    for reason, n in skipped.items():
+        result.skipped[reason] = result.skipped.get(reason, 0) + n
+    result.skipped_samples[:0] = skipped_samples
+    return generation, result, recorder, records, seen

@@ -36,7 +36,8 @@ from tol10m_assets.defs.resources import TreeOfLifeConfig
 CHECK_WDS = "check_wds"
 CHECK_WDS_DESCRIPTION = (
     "Runs on the staged shards before they are published: every shard opens; every sample has the eleven "
-    "members; every image decodes at the configured size; no key repeats; sample counts equal the writer's; "
+    "members; every image decodes at the configured size (an image reused from the last committed generation "
+    "matches the CRC-32 recorded when it was checked there); no key repeats; sample counts equal the writer's; "
     "planned images (mapping) = written + skipped by reason; corrupt share under `max_corrupt_share`. "
     "On failure nothing is published and the partition's run fails: read `problems`, fix the source or "
     "setting, and re-run the partition (backfill → Failed)."
@@ -139,6 +140,10 @@ def materialization_metadata(build, paths, partition: str, registered: list[str]
         "images_per_s": round(written / seconds, 1),
         "seconds": round(result.seconds, 2),
         "generation": build.manifest["generation"],
+        # reuse (shards/reuse.py): images copied from the last committed generation, not decoded
+        "images_reused": (build.reuse or {}).get("images_reused", 0),
+        "images_decoded": (build.reuse or {}).get("images_decoded", 0),
+        "bytes_copied": (build.reuse or {}).get("bytes_copied", 0),
         "manifest": MetadataValue.path(str(paths.store / partition / "manifest.json")),
         **thumbnail_entries_from_samples(result.first_samples),  # the writer's first samples: no shard read again
         **({"healed": f"was damaged: {build.healed}"} if build.healed else {}),
@@ -180,6 +185,7 @@ def check_metadata(build, run_id: str, limit: int = 50) -> dict:
         # counts as one table, not numbers: Dagster would plot each number over every partition's
         # evaluations as one series, which means nothing
         "figures": records_table(["figure", "value"], [["shards", report.shards], ["images_checked", report.images_checked],
+                                                        ["images_verified", report.images_verified],
                                                         ["problem_count", report.problem_count], ["skipped_total", total]]),
         "samples": MetadataValue.json(report.samples),
         "accounting": MetadataValue.json(build.accounting),

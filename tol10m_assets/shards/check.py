@@ -8,6 +8,10 @@ decoding a 224 px JPEG. Images are decoded completely (entropy decoding sees eve
 truncated or damaged image fails) but at 1/8 scale, which skips most of the inverse DCT; the size
 checked is the one in the JPEG header. With several workers, this process walks the headers and the
 workers decode the images, a batch at a time, within a shard and across shards: the same report.
+
+Images a rebuild reused from the last committed generation (``known``: their offsets and CRC-32) are
+not decoded again: their bytes are compared with the CRC recorded when they were first checked
+(``images_verified``); structure, members, keys and counts are checked as for every other image.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Iterator
 from PIL import Image, UnidentifiedImageError
 
 from tol10m_assets.shards.images import ImageSettings
+from tol10m_assets.shards.reuse import crc32
 from tol10m_assets.shards.tarfiles import MEMBER_SUFFIXES, check_partition, shard_paths
 
 MAX_PROBLEMS = 200
@@ -35,7 +40,8 @@ class CheckReport:
     passed: bool = True
     shards: int = 0
     samples: dict[str, int] = field(default_factory=dict)
-    images_checked: int = 0
+    images_checked: int = 0  # decoded
+    images_verified: int = 0  # reused: compared with their recorded CRC-32 instead of decoded
     problems: list[str] = field(default_factory=list)  # the first MAX_PROBLEMS
     problem_count: int = 0  # all of them
 
@@ -51,6 +57,7 @@ class CheckReport:
         for split, n in other.samples.items():
             self.samples[split] = self.samples.get(split, 0) + n
         self.images_checked += other.images_checked
+        self.images_verified += other.images_verified
         self.problem_count += other.problem_count
         self.problems.extend(other.problems[: max(0, MAX_PROBLEMS - len(self.problems))])
 
@@ -130,10 +137,12 @@ class _Walk:
     keys: list[str] = field(default_factory=list)
     entries: list = field(default_factory=list)
     verdicts: list = field(default_factory=list)  # per batch of images: a list of verdicts or a Future
+    verified: int = 0  # reused images whose bytes matched their recorded CRC-32
 
 
-def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH) -> _Walk:
-    """Walk one shard's headers; ``decode(path, ranges)`` is given its images ``batch`` at a time."""
+def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH, known: dict[int, tuple[int, int]] | None = None) -> _Walk:
+    """Walk one shard's headers; ``decode(path, ranges)`` is given its images ``batch`` at a time,
+    except those in ``known`` (payload offset → (size, CRC-32) of a reused image): compared, not decoded."""
     walk = _Walk(path)
     members: dict[str, set] = {}
     ranges: list[tuple[int, int]] = []
@@ -164,7 +173,14 @@ def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH) -> _Walk:
                     if suffix in members[key]:
                         walk.entries.append(f"{path.name}: sample {key}: member {suffix} twice")
                     members[key].add(suffix)
-                    if suffix == "jpg":
+                    if suffix == "jpg" and known and start in known:
+                        want_size, want_crc = known[start]
+                        if size != want_size or (crc32(mm[start : start + size]) & 0xFFFFFFFF) != want_crc:
+                            walk.entries.append(f"{path.name}: sample {key}: the reused image differs from the "
+                                                "verified one it was copied from (size or CRC-32)")
+                        else:
+                            walk.verified += 1
+                    elif suffix == "jpg":
                         walk.entries.append((key, images))
                         images += 1
                         ranges.append((start, size))
@@ -184,7 +200,7 @@ def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH) -> _Walk:
 def _report(walk: _Walk) -> CheckReport:
     """The shard's report: its problems in the order of a serial walk, whoever decoded its images."""
     verdicts = [v for part in walk.verdicts for v in (part if isinstance(part, list) else part.result())]
-    report = CheckReport(shards=1)
+    report = CheckReport(shards=1, images_verified=walk.verified)
     for entry in walk.entries:
         if isinstance(entry, str):
             report.problem(entry)
@@ -197,9 +213,9 @@ def _report(walk: _Walk) -> CheckReport:
     return report
 
 
-def _check_shard_file(path: Path, settings: ImageSettings) -> tuple[CheckReport, list[str]]:
+def _check_shard_file(path: Path, settings: ImageSettings, known=None) -> tuple[CheckReport, list[str]]:
     """A report on one shard and its keys in order (in this process)."""
-    walk = _walk_shard(Path(path), lambda p, ranges: _check_images(p, ranges, settings))
+    walk = _walk_shard(Path(path), lambda p, ranges: _check_images(p, ranges, settings), known=known)
     return _report(walk), walk.keys
 
 
@@ -219,8 +235,11 @@ def check_partition_shards(
     *,
     workers: int = 1,
     batch: int = IMAGE_BATCH,
+    known: dict[tuple[str, str], dict[int, tuple[int, int]]] | None = None,
 ) -> CheckReport:
     """Check every shard of a partition; ``expected`` = samples per split from the partition's stats.
+    ``known``: (split, shard name) → payload offset → (size, CRC-32) of the images reused from a
+    committed generation (verified by CRC, not decoded).
 
     ``workers`` > 1 decodes the images in parallel processes, ``batch`` images a task, within a shard
     and across shards, while this process walks the tar headers; the report is the same as with one."""
@@ -232,10 +251,10 @@ def check_partition_shards(
 
         with worker_pool(workers) as pool:
             decode = lambda p, ranges: pool.submit(_check_images, p, ranges, settings)  # noqa: E731
-            walks = [_walk_shard(p, decode, batch) for p in paths]
+            walks = [_walk_shard(p, decode, batch, (known or {}).get((p.parent.name, p.name))) for p in paths]
             results = [(_report(w), w.keys) for w in walks]
     else:
-        results = [_check_shard_file(p, settings) for p in paths]
+        results = [_check_shard_file(p, settings, (known or {}).get((p.parent.name, p.name))) for p in paths]
     seen: dict[str, dict[str, str]] = {}  # split → key → shard
     for path, (one, keys) in zip(paths, results):
         report.merge(one)

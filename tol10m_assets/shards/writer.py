@@ -24,7 +24,8 @@ from typing import Callable, Iterable, Iterator
 from tol10m_assets.errors import SKIP_CORRUPT_IMAGE
 from tol10m_assets.shards.pool import check_pool_starts, pool_context, worker_pool
 from tol10m_assets.shards.images import CorruptImage, ImageSettings, resize_image
-from tol10m_assets.shards.tarfiles import KEY_RE, TAR_END, TEXT_SUFFIXES, check_partition, sample_bytes, shard_name
+from tol10m_assets.shards.reuse import ReusedImage
+from tol10m_assets.shards.tarfiles import KEY_RE, TAR_END, TEXT_SUFFIXES, check_partition, member_header, sample_bytes, shard_name
 
 MAX_SKIPPED_SAMPLES = 1000
 FIRST_SAMPLES = 8  # kept per split for the thumbnails (4 shown; spares for one that does not fit)
@@ -51,6 +52,10 @@ class PartitionResult:
     shards: dict[str, list[str]] = field(default_factory=dict)
     bytes: int = 0
     seconds: float = 0.0
+    # reuse (shards/reuse.py): images whose outcome came from the last committed generation
+    images_reused: int = 0
+    images_decoded: int = 0
+    bytes_copied: int = 0
     # the first samples written per split, (key, jpeg, common name): the partition's thumbnails
     # without reading a shard again; not part of the stats file
     first_samples: dict[str, list[tuple[str, bytes, str]]] = field(default_factory=dict, repr=False, compare=False)
@@ -110,7 +115,8 @@ class _SplitSink:
         self.done.append((temp, final))
         self.count = self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
+        """Append one sample; returns its offset in the current shard."""
         # a new shard at max_samples, or when this sample would take it past max_bytes (a single
         # sample larger than max_bytes still gets a shard of its own)
         if self.handle is None or self.count >= self.max_samples or (
@@ -119,9 +125,11 @@ class _SplitSink:
             self.close()
             self._open()
         self.handle.write(data)
+        at = self.size
         self.count += 1
         self.size += len(data)
         self.total += 1
+        return at
 
     def close(self) -> None:
         if self.handle is not None:
@@ -165,6 +173,29 @@ def _resize_task(source: ImageSource, settings: ImageSettings) -> tuple[bool, by
 _pool_context = pool_context  # the name the checker and older callers use
 
 
+class _Done:
+    """A result known without a worker (a reused image), standing where a Future would."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def cancel(self):
+        return False
+
+
+def _reused(data):
+    """(outcome or None, the source to decode): a reused image's recorded outcome, read and verified here."""
+    if isinstance(data, ReusedImage):
+        outcome = data.outcome()
+        return outcome, data.fallback
+    return None, data
+
+
 def _run_alone(task, data: bytes, settings: ImageSettings, ctx) -> tuple[bool, bytes | str]:
     """One task in a fresh single-process pool: whether this image is the one that kills workers.
 
@@ -189,7 +220,8 @@ def ordered_results(
     if workers <= 1:
         for job, data in items:
             validate_job(job)
-            yield (job, *task(data, settings))
+            outcome, data = _reused(data)
+            yield (job, *(outcome if outcome is not None else task(data, settings)))
         return
     window = window or workers * IN_FLIGHT_PER_WORKER
     ctx = pool_context()
@@ -204,14 +236,16 @@ def ordered_results(
             pool[0].shutdown(wait=False, cancel_futures=True)
             outcome = _run_alone(task, data, settings, ctx)
             pool[0] = worker_pool(workers, ctx)
-            for i, (j, d, _) in enumerate(pending):  # every other in-flight image again, in order
-                pending[i] = (j, d, pool[0].submit(task, d, settings))
+            for i, (j, d, f) in enumerate(pending):  # every other in-flight image again, in order
+                if not isinstance(f, _Done):
+                    pending[i] = (j, d, pool[0].submit(task, d, settings))
         return (job, *outcome)
 
     try:
         for job, data in items:
             validate_job(job)
-            pending.append((job, data, pool[0].submit(task, data, settings)))
+            outcome, data = _reused(data)
+            pending.append((job, data, _Done(outcome) if outcome is not None else pool[0].submit(task, data, settings)))
             if len(pending) >= window:
                 yield take()
         while pending:
@@ -249,11 +283,15 @@ def write_partition(
     max_bytes: int = 3_000_000_000,
     log: Callable[[str], None] | None = None,
     on_sample: Callable[[str, SampleJob, str], None] | None = None,
+    on_image: Callable | None = None,
 ) -> PartitionResult:
     """Resize and write every job; corrupt images are skipped and counted. Replaces exactly this
     partition's previous shards, and only once every new shard is complete.
 
-    ``on_sample(split, job, shard_name)`` is called for every sample written, in order.
+    ``on_sample(split, job, shard_name)`` is called for every sample written, in order;
+    ``on_image(job, source, ok, jpeg_or_reason, where)`` once per image, ``where`` the (split, shard,
+    offset of the ``.jpg`` payload) of each copy written. A :class:`ReusedImage` source is copied
+    from its old shard (verified), not decoded.
 
     The shards are byte-identical for the same inputs and settings whatever ``workers`` is.
     A job with an invalid key, split or text set is a bug upstream: ValueError, nothing published.
@@ -269,11 +307,27 @@ def write_partition(
     result = PartitionResult(partition)
     sinks: dict[str, _SplitSink] = {}
     corrupt = 0
-    results = ordered_results(jobs, settings, workers)
+    sources: collections.deque = collections.deque()  # the source of each job in flight, in order
+
+    def remember(items):
+        for job, data in items:
+            sources.append(data)
+            yield job, data
+
+    results = ordered_results(remember(jobs), settings, workers)
     try:
         with contextlib.closing(results):  # stops the worker pool at once on an error
             for n, (job, ok, payload) in enumerate(results, start=1):
+                source = sources.popleft()
+                if isinstance(source, ReusedImage) and source.used:
+                    result.images_reused += 1
+                    if ok:
+                        result.bytes_copied += len(payload)
+                else:
+                    result.images_decoded += 1
                 if not ok:
+                    if on_image is not None:
+                        on_image(job, source, False, payload, [])
                     corrupt += 1
                     if len(result.skipped_samples) < MAX_SKIPPED_SAMPLES:
                         result.skipped_samples.append(
@@ -281,6 +335,7 @@ def write_partition(
                         )
                     continue
                 data = sample_bytes(job.key, payload, job.texts)
+                where = []
                 for split in job.splits:
                     first = result.first_samples.setdefault(split, [])
                     if len(first) < FIRST_SAMPLES:
@@ -288,9 +343,14 @@ def write_partition(
                     sink = sinks.get(split)
                     if sink is None:
                         sink = sinks[split] = _SplitSink(out_dir / split, partition, max_samples, max_bytes)
-                    sink.write(data)
+                    at = sink.write(data)
+                    shard = sink.done[-1][1].name
+                    if on_image is not None:
+                        where.append((split, shard, at + _jpg_header_size(job.key, len(payload))))
                     if on_sample is not None:
-                        on_sample(split, job, sink.done[-1][1].name)
+                        on_sample(split, job, shard)
+                if on_image is not None:
+                    on_image(job, source, True, payload, where)
                 if log and n % 10_000 == 0:
                     log(f"{partition}: {n} images, {corrupt} corrupt, {time.monotonic() - start:.0f} s")
         for sink in sinks.values():
@@ -323,9 +383,17 @@ def write_partition(
     if log:
         log(
             f"{partition}: {sum(result.samples.values())} samples in {sum(map(len, result.shards.values()))} shards, "
-            f"{corrupt} corrupt, {result.seconds:.0f} s"
+            f"{corrupt} corrupt, {result.images_reused} reused and {result.images_decoded} decoded images, "
+            f"{result.bytes_copied} bytes copied, {result.seconds:.0f} s"
         )
     return result
+
+
+def _jpg_header_size(key: str, size: int) -> int:
+    """Bytes before a sample's ``.jpg`` payload (one header block, unless tarfile's long-name extensions)."""
+    if len(f"{key}.jpg".encode("utf-8", "surrogateescape")) < 100 and size < 8**11:
+        return 512
+    return len(member_header(f"{key}.jpg", size))
 
 
 __all__ = ["ImageSource", "PartitionResult", "SampleJob", "read_source", "write_partition", "ordered_results", "validate_job", "TEXT_SUFFIXES"]
