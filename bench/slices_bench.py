@@ -1,0 +1,144 @@
+"""Benchmark of ``slices.partition_digests`` (a digest of every shard partition's rows of mapping,
+splits and labels) at TreeOfLife-10M size, on synthetic Parquet files in the build's own schemas.
+
+    .venv/bin/python -m bench.slices_bench                  # 10.4M rows, 276 partitions (a few minutes)
+    .venv/bin/python -m bench.slices_bench --rows 300000    # quick
+
+Writes mapping/splits/labels (and a takedown list of 100 ids) with DuckDB into ``--work`` (kept for
+re-runs), then measures in a fresh process each (so each peak RSS is its own): all partitions (what
+``observe_sources`` and a rebuilt ``labels`` do), one partition (what a ``write_shards`` run does),
+and all partitions again after one genus changed in one row (must change exactly one digest).
+Prints wall, CPU (user + system) and peak RSS of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FULL = 10_400_000
+# partitions at full size: 63 EOL sets, iNat21 class groups, 113 BIOSCAN parts (shares as scale_bench)
+EOL_SETS, INAT_PARTS, BIOSCAN_PARTS = 63, 100, 113
+SHARES = {"eol": 6_600_000 / 10_400_000, "inat21": 2_700_000 / 10_400_000}
+
+
+class Paths:
+    def __init__(self, root: Path):
+        self.root = root
+        self.mapping = root / "mapping.parquet"
+        self.splits = root / "splits.parquet"
+        self.labels = root / "labels.parquet"
+        self.takedowns = root / "takedowns.parquet"
+
+
+def _name(expr: str, letters: int = 7) -> str:
+    return " || ".join(f"chr(CAST(97 + (({expr}) // {26 ** k}) % 26 AS INTEGER))" for k in range(letters))
+
+
+def generate(root: Path, rows: int) -> Paths:
+    import duckdb
+
+    paths = Paths(root)
+    marker = root / "input.json"
+    if marker.exists() and json.loads(marker.read_text()).get("rows") == rows:
+        return paths
+    root.mkdir(parents=True, exist_ok=True)
+    n_eol, n_inat = int(rows * SHARES["eol"]), int(rows * SHARES["inat21"])
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = true")
+    t0 = time.monotonic()
+    ident = "substr(md5(i::VARCHAR), 1, 8) || '-' || substr(md5(i::VARCHAR), 9, 4) || '-5' || substr(md5(i::VARCHAR), 14, 3) || '-' || substr(md5(i::VARCHAR), 17, 4) || '-' || substr(md5(i::VARCHAR), 21, 12)"
+    con.execute(f"""
+        COPY (
+          SELECT {ident} AS treeoflife_id,
+                 CASE WHEN i < {n_eol} THEN 'eol' WHEN i < {n_eol + n_inat} THEN 'inat21' ELSE 'bioscan' END AS source,
+                 CASE WHEN i < {n_eol} THEN 'eol-' || lpad((1 + i * {EOL_SETS} // {n_eol})::VARCHAR, 2, '0')
+                      WHEN i < {n_eol + n_inat} THEN 'inat21-' || lpad(((i - {n_eol}) * {INAT_PARTS} // {n_inat})::VARCHAR, 3, '0')
+                      ELSE 'bioscan-' || lpad(((i - {n_eol + n_inat}) * {BIOSCAN_PARTS} // {rows - n_eol - n_inat})::VARCHAR, 3, '0') END AS partition,
+                 'member_' || i::VARCHAR || '.jpg' AS origin,
+                 CASE WHEN i < {n_eol} THEN (10000000 + i)::BIGINT END AS eol_content_id,
+                 CASE WHEN i < {n_eol} THEN (i % 450000)::BIGINT END AS eol_page_id,
+                 CASE WHEN i >= {n_eol} AND i < {n_eol + n_inat} THEN md5(i::VARCHAR) || '.jpg' END AS inat21_filename,
+                 CASE WHEN i >= {n_eol} AND i < {n_eol + n_inat} THEN '0' || (i % 10000)::VARCHAR || '_Animalia_x' END AS inat21_cls_name,
+                 CASE WHEN i >= {n_eol} AND i < {n_eol + n_inat} THEN (i % 10000)::BIGINT END AS inat21_cls_num,
+                 CASE WHEN i >= {n_eol + n_inat} THEN (1 + i % 113)::BIGINT END AS bioscan_part,
+                 CASE WHEN i >= {n_eol + n_inat} THEN md5(i::VARCHAR) || '.jpg' END AS bioscan_filename
+          FROM range({rows}) t(i) ORDER BY partition, origin
+        ) TO '{paths.mapping}' (FORMAT parquet, ROW_GROUP_SIZE 122880)""")
+    con.execute(f"""
+        COPY (SELECT {ident} AS treeoflife_id, hash(i, 1) % 100 < 5 AS is_val, hash(i, 2) % 100 < 10 AS is_train_small
+              FROM range({rows}) t(i) ORDER BY treeoflife_id) TO '{paths.splits}' (FORMAT parquet)""")
+    sp = "(i % 450000)"
+    con.execute(f"""
+        COPY (SELECT {ident} AS treeoflife_id, 'Animalia' AS kingdom, 'P' || {_name(f'{sp} % 60', 5)} AS phylum,
+                     'C' || {_name(f'{sp} % 300', 6)} AS class, 'O' || {_name(f'{sp} % 1500', 7)} AS "order",
+                     'F' || {_name(f'{sp} % 10000', 7)} || 'idae' AS family, 'G' || {_name(f'{sp} % 80000', 7)} AS genus,
+                     {_name(sp, 8)} AS species, CASE WHEN i % 3 = 0 THEN 'common ' || {_name(sp, 6)} ELSE '' END AS common,
+                     i % 3 = 0 AS common_looked_up, 'taxon.tab' AS provenance
+              FROM range({rows}) t(i) ORDER BY treeoflife_id) TO '{paths.labels}' (FORMAT parquet)""")
+    con.execute(f"""COPY (SELECT {ident} AS treeoflife_id, 'licence holder request' AS reason FROM range(0, {rows}, {max(1, rows // 100)}) t(i))
+                    TO '{paths.takedowns}' (FORMAT parquet)""")
+    con.close()
+    marker.write_text(json.dumps({"rows": rows, "seconds": round(time.monotonic() - t0, 1)}))
+    return paths
+
+
+def measure(root: Path, what: str) -> dict:
+    """In this process: run one digest and report wall, CPU and peak RSS."""
+    from tol10m_assets.slices import partition_digests
+
+    paths = Paths(root)
+    if what == "changed":  # one genus changed in one row of labels (a copy)
+        import duckdb
+
+        changed = root / "labels-changed.parquet"
+        if not changed.exists():
+            duckdb.execute(f"""COPY (SELECT * REPLACE (CASE WHEN treeoflife_id = (SELECT min(treeoflife_id) FROM '{paths.labels}')
+                               THEN 'Gchanged' ELSE genus END AS genus) FROM '{paths.labels}') TO '{changed}' (FORMAT parquet)""")
+        paths.labels = changed
+    partitions = [json.loads((root / "one.json").read_text())] if what == "one" else None
+    t0, c0 = time.monotonic(), time.process_time()
+    digests = partition_digests(paths, partitions)
+    wall, cpu = time.monotonic() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"what": what, "partitions": len(digests), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "peak_rss_mb": round(rss), "digests": digests}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=FULL)
+    parser.add_argument("--work", type=Path, default=None, help="where the synthetic Parquet files go (default /tmp/tol10m-slices-ROWS)")
+    parser.add_argument("--measure", choices=["all", "one", "changed"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    work = args.work or Path(f"/tmp/tol10m-slices-{args.rows}")
+    if args.measure:
+        print(json.dumps(measure(work, args.measure)))
+        return 0
+    t0 = time.monotonic()
+    generate(work, args.rows)
+    print(f"input: {args.rows:,} rows in {work} ({time.monotonic() - t0:.0f} s to make or reuse)")
+    (work / "one.json").write_text(json.dumps("eol-07"))
+    results = {}
+    for what in ("all", "one", "changed"):
+        done = subprocess.run([sys.executable, "-m", "bench.slices_bench", "--rows", str(args.rows), "--work", str(work), "--measure", what],
+                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+        results[what] = json.loads(done.stdout.strip().splitlines()[-1])
+    changed = sorted(k for k, v in results["changed"]["digests"].items() if results["all"]["digests"].get(k) != v)
+    print(f"{'run':<34} {'partitions':>10} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12}")
+    labels = {"all": "all partitions (observe, labels)", "one": "one partition (write_shards)", "changed": "all, after one genus changed"}
+    for what, r in results.items():
+        print(f"{labels[what]:<34} {r['partitions']:>10} {r['wall_s']:>8} {r['cpu_s']:>8} {r['peak_rss_mb']:>12}")
+    print(f"partitions whose digest changed after one genus changed: {len(changed)} ({', '.join(changed)})")
+    ok = len(changed) == 1 and results["one"]["digests"].get("eol-07") == results["all"]["digests"].get("eol-07")
+    print("PASS" if ok else "FAIL: expected exactly one changed partition, and the one-partition digest equal to the full one's")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
