@@ -3,12 +3,18 @@ splits and labels) at TreeOfLife-10M size, on synthetic Parquet files in the bui
 
     .venv/bin/python -m bench.slices_bench                  # 10.4M rows, 276 partitions (a few minutes)
     .venv/bin/python -m bench.slices_bench --rows 300000    # quick
+    .venv/bin/python -m bench.slices_bench --world 20000    # a sample world: a one-name change, partitions stale
 
 Writes mapping/splits/labels (and a takedown list of 100 ids) with DuckDB into ``--work`` (kept for
 re-runs), then measures in a fresh process each (so each peak RSS is its own): all partitions (what
 ``observe_sources`` and a rebuilt ``labels`` do), one partition (what a ``write_shards`` run does),
 and all partitions again after one genus changed in one row (must change exactly one digest).
 Prints wall, CPU (user + system) and peak RSS of each.
+
+``--world N``: a sample world of N images, prepared (mapping, splits, labels); then one common name
+(ITIS, every source) and one genus (`taxon.tab`, EOL) changed and `labels` rebuilt: prints how many
+shard partitions got a new version (what would show Unsynced once built) against the total, and the
+partitions that hold an image with either name (from mapping ⋈ labels before the change).
 """
 
 from __future__ import annotations
@@ -110,12 +116,67 @@ def measure(root: Path, what: str) -> dict:
             "peak_rss_mb": round(rss), "digests": digests}
 
 
+def world_change(images: int, common=("Giant Manta Ray", "Oceanic Manta Ray"), genus=("Hylarana", "Hylaranix")) -> int:
+    import csv
+    import io
+    import tempfile
+
+    import duckdb
+    from dagster import instance_for_test, materialize_to_memory
+
+    from tol10m_assets.defs.build import labels
+    from tol10m_assets.defs.raw import partition_versions
+    from tol10m_assets.testing import PREPARE, make_world, shard_partitions
+
+    root = Path(tempfile.mkdtemp(prefix=f"tol10m-slices-world-{images}-"))
+    t0 = time.monotonic()
+    world = make_world(root / "sources", images)
+    tol = world.tol(root / "data")
+    layout = tol.layout()
+    print(f"sample world of {images} images in {root} ({time.monotonic() - t0:.0f} s)")
+    with instance_for_test() as instance:
+        assert materialize_to_memory(PREPARE, resources={"tol": tol}, instance=instance).success
+        keys = shard_partitions(instance)
+        before = partition_versions(tol, keys)
+        paths = tol.paths()
+        holders = sorted(r[0] for r in duckdb.execute(
+            "SELECT DISTINCT m.partition FROM read_parquet(?) m JOIN read_parquet(?) l USING (treeoflife_id) "
+            "WHERE l.common = ? OR l.genus = ?", [str(paths.mapping), str(paths.labels), common[0], genus[0]]).fetchall())
+        tab = [line.split("\t") for line in layout.taxon_tab.read_text().split("\n")]
+        for cells in tab:
+            if len(cells) > 5 and cells[4] == "genus" and cells[5] == genus[0]:
+                cells[5] = genus[1]
+        layout.taxon_tab.write_text("\n".join("\t".join(c) for c in tab))
+        rows = list(csv.reader(io.StringIO(layout.itis_chains.read_text())))
+        for row in rows[1:]:
+            row[7] = row[7].replace(common[0], common[1])
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        layout.itis_chains.write_text(out.getvalue())
+        unchanged = partition_versions(tol, keys) == before  # the files alone change no partition
+        c0, t1 = time.process_time(), time.monotonic()
+        assert materialize_to_memory([labels], resources={"tol": tol}, instance=instance).success
+        print(f"labels rebuilt (with the partitions' observation): {time.monotonic() - t1:.1f} s wall, {time.process_time() - c0:.1f} s CPU")
+        after = partition_versions(tol, keys)
+    changed = sorted(k for k in keys if before[k] != after[k])
+    print(f"one common name ({common[0]!r}) and one genus ({genus[0]!r}) changed: {len(changed)} of {len(keys)} shard partitions stale")
+    print(f"  stale: {', '.join(changed)}")
+    print(f"  holding either name before the change: {', '.join(holders)}")
+    print(f"  name files changed, labels not yet rebuilt: {'no partition changed' if unchanged else 'SOME PARTITION CHANGED'}")
+    ok = changed == holders and unchanged
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=FULL)
     parser.add_argument("--work", type=Path, default=None, help="where the synthetic Parquet files go (default /tmp/tol10m-slices-ROWS)")
     parser.add_argument("--measure", choices=["all", "one", "changed"], help=argparse.SUPPRESS)
+    parser.add_argument("--world", type=int, default=0, help="measure a one-name change on a sample world of this many images")
     args = parser.parse_args(argv)
+    if args.world:
+        return world_change(args.world)
     work = args.work or Path(f"/tmp/tol10m-slices-{args.rows}")
     if args.measure:
         print(json.dumps(measure(work, args.measure)))

@@ -44,7 +44,8 @@ def slice_query(paths, partitions: list[str] | None = None) -> str | None:
     t_cte = (f", t AS (SELECT treeoflife_id, list(reason ORDER BY reason) AS reasons FROM read_parquet('{_quote(takedowns)}') "
              "GROUP BY treeoflife_id)") if with_takedowns else ""
     t_join = " LEFT JOIN t ON t.treeoflife_id = m.treeoflife_id" if with_takedowns else ""
-    t_part = " || to_json(t)" if with_takedowns else ""
+    # only a taken-down id's row gets the part: a list that names no id of a partition leaves it as it was
+    t_part = " || CASE WHEN t.treeoflife_id IS NULL THEN '' ELSE to_json(t)::VARCHAR END" if with_takedowns else ""
     return f"""
         WITH m AS (SELECT * FROM read_parquet('{_quote(paths.mapping)}') {where}),
         s AS (SELECT treeoflife_id, {", ".join(map(_ident, SPLIT_PART))} FROM read_parquet('{_quote(paths.splits)}')),
@@ -52,7 +53,7 @@ def slice_query(paths, partitions: list[str] | None = None) -> str | None:
         {t_cte}
         SELECT partition, count(*) AS n_rows,
                sum(md5_number_upper(r)::HUGEINT) AS hi, sum(md5_number_lower(r)::HUGEINT) AS lo
-        FROM (SELECT m.partition, to_json(m) || to_json(s) || to_json(l){t_part} AS r
+        FROM (SELECT m.partition, to_json(m)::VARCHAR || to_json(s)::VARCHAR || to_json(l)::VARCHAR{t_part} AS r
               FROM m LEFT JOIN s ON s.treeoflife_id = m.treeoflife_id
                      LEFT JOIN l ON l.treeoflife_id = m.treeoflife_id{t_join})
         GROUP BY partition

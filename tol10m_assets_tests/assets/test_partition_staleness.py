@@ -223,3 +223,62 @@ def test_labels_rebuilt_with_the_same_names_stales_nothing(world):
     assert world.stale_partitions() == []
     records = world.instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("labels")), limit=1).records
     assert records
+
+
+def test_one_partitions_digest_is_its_digest_among_all(world):
+    """What a write_shards run observes (its partition only) equals what labels and observe_sources log."""
+    from tol10m_assets.slices import partition_digests
+
+    everything = partition_digests(world.tol.paths())
+    assert sorted(everything) == shard_partitions(world.instance)
+    for partition, digest in everything.items():
+        assert partition_digests(world.tol.paths(), [partition]) == {partition: digest}
+
+
+def test_the_slice_digest_follows_rows_not_order_and_names_takedowns(tmp_path):
+    """Order-independent; NULL, empty and a moved separator are distinct; a takedown list (when the paths
+    have one) changes only the partitions of the ids it names; absent tables: no digest (unbuilt)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tol10m_assets.labels import RANK_COLUMNS
+    from tol10m_assets.slices import partition_digests
+
+    @dataclass
+    class Paths:
+        mapping: Path
+        splits: Path
+        labels: Path
+        takedowns: Path | None = None
+
+    ids = [f"id-{i}" for i in range(6)]
+    mapping = {"treeoflife_id": ids, "source": ["eol"] * 6, "partition": ["eol-01"] * 3 + ["eol-02"] * 3, "origin": [f"m{i}" for i in range(6)]}
+    splits = {"treeoflife_id": ids, "is_val": [False] * 6, "is_train_small": [True] * 6}
+    labels = {"treeoflife_id": ids, **{r: ["x"] * 6 for r in RANK_COLUMNS}, "common": ["a b"] * 6, "provenance": ["p"] * 6}
+
+    def write(name, columns, order=None):
+        table = pa.table(columns)
+        if order:
+            table = table.take(order)
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        return tmp_path / f"{name}.parquet"
+
+    paths = Paths(write("mapping", mapping), write("splits", splits), write("labels", labels))
+    base = partition_digests(paths)
+    assert sorted(base) == ["eol-01", "eol-02"] and base["eol-01"] != base["eol-02"]
+    write("labels", labels, order=[5, 4, 3, 2, 1, 0])
+    assert partition_digests(paths) == base  # row order is not content
+    for change in ({"common": ["a b"] * 5 + ["a  b"]}, {"species": ["x"] * 5 + [None]}, {"provenance": ["q"] * 6}):
+        write("labels", {**labels, **change})
+        moved = sorted(k for k, v in partition_digests(paths).items() if v != base[k])
+        assert moved == ([] if "provenance" in change else ["eol-02"]), change  # provenance is in no shard
+    write("labels", labels)
+    write("splits", {**splits, "is_val": [True] + [False] * 5})
+    assert [k for k, v in partition_digests(paths).items() if v != base[k]] == ["eol-01"]
+    write("splits", splits)
+    paths.takedowns = tmp_path / "takedowns.parquet"
+    assert partition_digests(paths) == base  # the paths name a list that is not there: as without one
+    pq.write_table(pa.table({"treeoflife_id": ["id-4", "elsewhere"], "reason": ["request", "request"]}), paths.takedowns)
+    assert sorted(k for k, v in partition_digests(paths).items() if v != base[k]) == ["eol-02"]
+    (tmp_path / "labels.parquet").unlink()
+    assert partition_digests(paths) == {}
