@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -116,7 +117,7 @@ def measure(root: Path, what: str) -> dict:
             "peak_rss_mb": round(rss), "digests": digests}
 
 
-def world_change(images: int, common=("Giant Manta Ray", "Oceanic Manta Ray"), genus=("Hylarana", "Hylaranix")) -> int:
+def world_change(images: int, common=("Giant Manta Ray", "Oceanic Manta Ray"), genus=("Hylarana", "Hylaranix"), folder: Path | None = None, **settings) -> int:
     import csv
     import io
     import tempfile
@@ -128,10 +129,24 @@ def world_change(images: int, common=("Giant Manta Ray", "Oceanic Manta Ray"), g
     from tol10m_assets.defs.raw import partition_versions
     from tol10m_assets.testing import PREPARE, make_world, shard_partitions
 
-    root = Path(tempfile.mkdtemp(prefix=f"tol10m-slices-world-{images}-"))
+    from tol10m_assets.testing import SampleWorld
+
+    root = folder or Path(tempfile.mkdtemp(prefix=f"tol10m-slices-world-{images}-"))
     t0 = time.monotonic()
-    world = make_world(root / "sources", images)
-    tol = world.tol(root / "data")
+    summary = root / "sources" / "summary.json"
+    if summary.exists() and json.loads(summary.read_text()).get("images", images) == images:  # made before: a fresh copy of its names
+        world = SampleWorld(root / "sources", json.loads(summary.read_text()))
+        for name in ("taxon_tab", "itis_chains"):
+            saved = root / f"{name}.orig"
+            path = getattr(world.tol(root / "data").layout(), name)
+            if saved.exists():
+                path.write_bytes(saved.read_bytes())
+        shutil.rmtree(root / "data", ignore_errors=True)
+    else:
+        world = make_world(root / "sources", images)
+    tol = world.tol(root / "data", **settings)
+    for name in ("taxon_tab", "itis_chains"):
+        (root / f"{name}.orig").write_bytes(getattr(tol.layout(), name).read_bytes())
     layout = tol.layout()
     print(f"sample world of {images} images in {root} ({time.monotonic() - t0:.0f} s)")
     with instance_for_test() as instance:
@@ -139,9 +154,10 @@ def world_change(images: int, common=("Giant Manta Ray", "Oceanic Manta Ray"), g
         keys = shard_partitions(instance)
         before = partition_versions(tol, keys)
         paths = tol.paths()
+        # the genus comes from taxon.tab: EOL images only; the ITIS name: any source's
         holders = sorted(r[0] for r in duckdb.execute(
             "SELECT DISTINCT m.partition FROM read_parquet(?) m JOIN read_parquet(?) l USING (treeoflife_id) "
-            "WHERE l.common = ? OR l.genus = ?", [str(paths.mapping), str(paths.labels), common[0], genus[0]]).fetchall())
+            "WHERE l.common = ? OR (l.genus = ? AND m.source = 'eol')", [str(paths.mapping), str(paths.labels), common[0], genus[0]]).fetchall())
         tab = [line.split("\t") for line in layout.taxon_tab.read_text().split("\n")]
         for cells in tab:
             if len(cells) > 5 and cells[4] == "genus" and cells[5] == genus[0]:
@@ -161,7 +177,7 @@ def world_change(images: int, common=("Giant Manta Ray", "Oceanic Manta Ray"), g
     changed = sorted(k for k in keys if before[k] != after[k])
     print(f"one common name ({common[0]!r}) and one genus ({genus[0]!r}) changed: {len(changed)} of {len(keys)} shard partitions stale")
     print(f"  stale: {', '.join(changed)}")
-    print(f"  holding either name before the change: {', '.join(holders)}")
+    print(f"  holding either name before the change (the genus: EOL images): {', '.join(holders)}")
     print(f"  name files changed, labels not yet rebuilt: {'no partition changed' if unchanged else 'SOME PARTITION CHANGED'}")
     ok = changed == holders and unchanged
     print("PASS" if ok else "FAIL")
@@ -174,9 +190,14 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=None, help="where the synthetic Parquet files go (default /tmp/tol10m-slices-ROWS)")
     parser.add_argument("--measure", choices=["all", "one", "changed"], help=argparse.SUPPRESS)
     parser.add_argument("--world", type=int, default=0, help="measure a one-name change on a sample world of this many images")
+    parser.add_argument("--world-dir", type=Path, default=None, help="keep (and reuse) the sample world in this folder")
+    parser.add_argument("--common", default="Giant Manta Ray:Oceanic Manta Ray", help="OLD:NEW, an ITIS vernacular name")
+    parser.add_argument("--genus", default="Hylarana:Hylaranix", help="OLD:NEW, a genus row of taxon.tab")
+    parser.add_argument("--chunking", default="", help="INAT21_CLASSES,BIOSCAN_PARTS per partition (default: the settings' 100,10)")
     args = parser.parse_args(argv)
     if args.world:
-        return world_change(args.world)
+        chunks = dict(zip(("inat21_classes_per_partition", "bioscan_parts_per_partition"), map(int, args.chunking.split(",")))) if args.chunking else {}
+        return world_change(args.world, tuple(args.common.split(":")), tuple(args.genus.split(":")), args.world_dir, **chunks)
     work = args.work or Path(f"/tmp/tol10m-slices-{args.rows}")
     if args.measure:
         print(json.dumps(measure(work, args.measure)))
