@@ -1,4 +1,8 @@
-"""mapping → splits → labels (taxonomy) → predicted catalog: thin wrappers around the core."""
+"""mapping → splits → labels (taxonomy) → predicted catalog: thin wrappers around the core.
+
+mapping, splits and labels end by observing every shard partition's slice of them again
+(`raw.observe_partition_slices`): a partition whose rows changed shows Unsynced, the others stay fresh.
+"""
 
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
@@ -11,6 +15,7 @@ mapping_core = lazy_module("tol10m_assets.mapping")
 splits_core = lazy_module("tol10m_assets.splits")
 from tol10m_assets.defs.metadata import asset_attrs, table_metadata
 from tol10m_assets.defs.partitions import SHARD_PARTITIONS
+from tol10m_assets.defs.raw import observe_partition_slices
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
 IMAGE_SOURCES = ["eol_images", "eol_published_images", "inat21_images", "bioscan_images", "published_metadata"]
@@ -55,8 +60,10 @@ def mapping(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materializ
     )
     changes = sync_partitions(context, summary.partitions)
     context.log.info(f"mapping: {summary.rows} images in {len(summary.partitions)} shard partitions; {changes}")
+    slices = observe_partition_slices(context, tol, "mapping")
     return MaterializeResult(
         metadata={
+            **slices,
             "images": summary.rows,
             "images_per_source": MetadataValue.json(summary.per_source),
             "shard_partitions": MetadataValue.json(summary.partitions),
@@ -81,8 +88,10 @@ def splits(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
     )
     mapping_core.write_mapping_sqlite_from_parquet(paths.mapping_sqlite, paths.mapping, paths.splits)
     totals = {s: sum(c[s] for c in counts.values()) for s in splits_core.SPLITS}
+    slices = observe_partition_slices(context, tol, "splits")
     return MaterializeResult(
         metadata={
+            **slices,
             **{f"{split}_images": n for split, n in totals.items()},
             "per_source": MetadataValue.json(counts),
             "path": MetadataValue.path(str(paths.splits)),
@@ -109,8 +118,10 @@ def labels(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Materialize
     rows = labels_core.write_labels(paths.mapping, lookups, paths.labels)
     share = labels_core.complete_share_from_parquet(paths.labels, paths.mapping)
     entries = write_name_lookups(paths.mapping, paths.labels, naming_dir(paths.metadata))
+    slices = observe_partition_slices(context, tol, "labels")
     return MaterializeResult(
         metadata={
+            **slices,
             "images": rows,
             "label_source": source,
             "complete_share_per_source": MetadataValue.json(share),

@@ -7,8 +7,10 @@ next observation (job `observe_sources`, or its schedule) gives it a new data ve
 that reads it shows as stale in the UI.
 
 `shard_sources` is the same per shard partition: the version of partition `eol-07` covers its own
-image set, the name sources its labels come from and the settings that shape its shards, so a change
-of `taxon.tab` makes the EOL partitions stale and leaves iNat21 and BIOSCAN partitions fresh.
+image set, the Rare Species lists, the settings that shape its shards and its slice of the mapping,
+splits and labels (`tol10m_assets.slices`). A name source reaches a partition only through `labels`:
+a changed `taxon.tab` makes `labels` Unsynced; once `labels` is rebuilt, it observes every partition
+again (`observe_partition_slices`), and exactly the partitions whose rows changed show Unsynced.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ RAW_SOURCES: dict[str, tuple[tuple[str, ...], bool, str]] = {
     "remove_list": (("remove_list",), False, "The takedown list (setting `remove_list`, a CSV): images to remove, with a reason"),
 }
 # the layout fields each source's labels (and exclusions) are made from, with the computed label source
+# (what `used_fields` requires; a partition's version has none of them: its labels' rows instead)
 COMMON = ("itis_chains", "inat_taxa", "inat_vernacular", "eol_vernacular", "rare_seen", "rare_unseen")
 NAME_INPUTS = {
     "eol": ("taxon_tab", "scraped_page_ids", "resolved", "published_mapping", *COMMON),
@@ -64,12 +67,6 @@ NAME_INPUTS = {
     "bioscan": ("bioscan_metadata", "resolved", *COMMON),
 }
 RARE = ("rare_seen", "rare_unseen")
-# ... with the published name lookups (the mapping gives EOL images their page and BIOSCAN images their id)
-PUBLISHED_NAME_INPUTS = {
-    "eol": ("eol_name_lookup", "published_mapping", *RARE),
-    "inat21": ("inat21_name_lookup", *RARE),
-    "bioscan": ("bioscan_name_lookup", "published_mapping", *RARE),
-}
 
 
 def used_fields(tol: TreeOfLifeConfig) -> set[str]:
@@ -282,29 +279,54 @@ def _counted(dirs, keys_of, per_partition):
     return [(keys[n], p) for n, p in dirs]
 
 
-def partition_versions(tol: TreeOfLifeConfig, partitions: list[str]) -> dict[str, str]:
-    """Data version of each shard partition's inputs: its image files, its source's name inputs, the settings."""
-    from tol10m_assets.sources.chunks import parse_partition
+def partition_versions(tol: TreeOfLifeConfig, partitions: list[str], digests: dict[str, str] | None = None) -> dict[str, str]:
+    """Data version of each shard partition's inputs: the settings that shape its shards, its image files,
+    the Rare Species lists and its slice of mapping, splits and labels (``slices.partition_digests``;
+    ``unbuilt`` before they are all written). No name source file is in it: names reach a partition
+    only through `labels`, so a name change stales exactly the partitions that hold the name, once
+    `labels` is rebuilt."""
+    from tol10m_assets.slices import UNBUILT, partition_digests
 
     layout = tol.layout()
     settings = ";".join(f"{k}={getattr(tol, k)}" for k in PARTITION_SETTINGS)
-    source = tol.chosen_label_source()
-    inputs_of = PUBLISHED_NAME_INPUTS if source == "published" else NAME_INPUTS
-    names = {kind: [f"{f}={fingerprint(getattr(layout, f))}" for f in fields] for kind, fields in inputs_of.items()}
-    if source == "table":  # the table replaces every name source
-        table = tol.label_table_path()
-        names = {kind: [f"label_table={fingerprint(table) if table else 'absent'}", *(f"{f}={fingerprint(getattr(layout, f))}" for f in RARE)]
-                 for kind in NAME_INPUTS}
-        settings += ";label_source=table"
-    elif source == "published":
-        settings += ";label_source=published"
+    rare = [f"{f}={fingerprint(getattr(layout, f))}" for f in RARE]
+    if digests is None:
+        digests = partition_digests(tol.paths(), partitions if len(partitions) == 1 else None)
     inputs = partition_inputs(tol)
     versions = {}
     for key in partitions:
-        kind, _ = parse_partition(key)
         images = [f"{p.name}={fingerprint(p)}" for p in sorted(inputs.get(key, []))] or ["images=absent"]
-        versions[key] = combine([settings, *names[kind], *images])
+        versions[key] = combine([settings, *rare, *images, f"slice={digests.get(key, UNBUILT)}"])
     return versions
+
+
+def observe_partition_slices(context, tol: TreeOfLifeConfig, by: str) -> dict:
+    """Observe every registered shard partition again (an `AssetObservation` of `shard_sources` per
+    partition whose version changed or was never observed), after `by` (mapping, splits or labels)
+    wrote new content: the partitions whose slice changed show Unsynced at once. Logs them and returns
+    the materialization's metadata (`changed_partitions`, `unsynced_partitions`)."""
+    instance = context.instance
+    registered = sorted(instance.get_dynamic_partitions(SHARD_PARTITIONS))
+    versions = partition_versions(tol, registered)
+    key = AssetKey(SHARD_SOURCES)
+    changed = []
+    for partition, version in versions.items():
+        record = instance.get_latest_data_version_record(key, is_source=True, partition_key=partition)
+        before = record.asset_observation.tags.get(DATA_VERSION_TAG) if record and record.asset_observation else None
+        if before != version:
+            changed.append(partition)
+            context.log_event(AssetObservation(SHARD_SOURCES, partition=partition, tags={DATA_VERSION_TAG: version},
+                                               metadata={"observed_by": by}))
+    unsynced = unsynced_partitions(instance, versions)
+    context.log.info(f"{by}: {len(changed)} of {len(versions)} shard partitions have a new slice version "
+                     f"({', '.join(changed) or 'none'}); unsynced (built, inputs changed): {', '.join(unsynced) or 'none'}")
+    return {
+        "changed_partitions": MetadataValue.text(", ".join(changed) or "none"),
+        "unsynced_count": len(unsynced),
+        # what "Materialize unsynced" would have to run: paste into the dialog's Custom partition selection
+        "unsynced_partitions": MetadataValue.text(", ".join(unsynced) or "none"),
+        **unsynced_links(unsynced),  # open `update` / `shards` with them preselected (metadata.py)
+    }
 
 
 with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dagster 1.13
@@ -316,12 +338,13 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
         partitions_def=shard_partitions,
         specs=[AssetSpec(
             SHARD_SOURCES, group_name="raw", partitions_def=shard_partitions, kinds={"file"}, owners=OWNERS,
-            deps=["eol_images", "eol_published_images", "inat21_images", "bioscan_images", "bioscan_metadata",
-                  "eol_hierarchy", "eol_scraped_names", "eol_vernacular_names", "itis_chains", "inaturalist_taxonomy",
-                  "resolved_names", "rare_species_lists", "published_metadata", "published_name_lookups"],
+            # the name sources reach a partition through labels (its rows of them), not as files
+            deps=["eol_images", "eol_published_images", "inat21_images", "bioscan_images", "rare_species_lists",
+                  "mapping", "splits", "labels", "takedowns"],
             description="The inputs of each shard partition, observed per partition: its image set or class/part "
-            "folders, the name sources its labels come from, and the settings that shape its shards. A partition "
-            "whose inputs changed shows as stale; the others stay fresh.",
+            "folders, the Rare Species lists, the settings that shape its shards, and its own rows of mapping, "
+            "splits and labels. `mapping`, `splits` and `labels` observe every partition again when they are "
+            "rebuilt: only the partitions whose rows changed show as stale; the others stay fresh.",
         )],
     )
     def shard_sources(context, tol: TreeOfLifeConfig):
@@ -347,23 +370,26 @@ with warnings.catch_warnings():  # multi_observable_source_asset is beta in Dags
 
 
 def unsynced_partitions(instance, versions: dict[str, str]) -> list[str]:
-    """Built partitions whose inputs' version differs from the one their last build was made from: the
-    partition's last observation before its last materialization (what Dagster compares too). Not the
-    materialization's input-version tag: for this partitioned observable dep Dagster records the hash of
-    no version (`e3b0c442…`), which made every built partition look unsynced."""
+    """Built partitions whose inputs' version differs from the one their last build was made from, read as
+    Dagster's stale status reads it: the partition's last observation up to the event its materialization
+    points at (`dagster/input_event_pointer/shard_sources`; the recorded `input_data_version` of a
+    partitioned source is the asset's latest observation of any partition), else before the materialization."""
     from dagster import AssetRecordsFilter
+    from dagster._core.definitions.data_version import INPUT_EVENT_POINTER_TAG_PREFIX
 
+    key, tag = AssetKey(SHARD_SOURCES), f"{INPUT_EVENT_POINTER_TAG_PREFIX}/{SHARD_SOURCES}"
     out = []
-    for key, version in versions.items():
-        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[key]),
+    for partition, version in versions.items():
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("shards"), asset_partitions=[partition]),
                                                   limit=1).records
         if not records:
             continue  # never built: Missing, not Unsynced
-        before = instance.fetch_observations(AssetRecordsFilter(
-            asset_key=AssetKey(SHARD_SOURCES), asset_partitions=[key], before_storage_id=records[0].storage_id), limit=1).records
-        built_from = before[0].asset_observation.tags.get(DATA_VERSION_TAG) if before else None
+        pointer = records[0].asset_materialization.tags.get(tag)
+        before = int(pointer) + 1 if pointer and pointer.isdigit() else records[0].storage_id
+        observed = instance.get_latest_data_version_record(key, True, partition, before_cursor=before)
+        built_from = observed.asset_observation.tags.get(DATA_VERSION_TAG) if observed and observed.asset_observation else None
         if built_from != version:
-            out.append(key)
+            out.append(partition)
     return out
 
 

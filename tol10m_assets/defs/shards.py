@@ -18,7 +18,6 @@ from dagster import (
     asset,
 )
 
-from tol10m_assets.defs.build import labels, splits
 from tol10m_assets.defs.liveness import record_process
 from tol10m_assets.defs.metadata import (
     asset_attrs,
@@ -71,7 +70,9 @@ with warnings.catch_warnings():  # per-partition check records: a preview featur
 @asset(
     group_name="shards",
     partitions_def=shard_partitions,
-    deps=[splits, labels, "shard_sources"],  # shard_sources: this partition's raw inputs, observed per partition
+    # shard_sources: this partition's inputs, observed per partition (its image files and its rows of
+    # splits and labels: not splits and labels whole, whose every new version would stale every partition)
+    deps=["shard_sources"],
     check_specs=[CHECK_WDS_SPEC],
     kinds={"webdataset"},
     **asset_attrs("shards"),

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from tol10m_assets.defs.build import mapping
 from tol10m_assets.defs.lazy import lazy_module
 from tol10m_assets.defs.metadata import OWNERS, records_table
+from tol10m_assets.defs.raw import observe_partition_slices
 from tol10m_assets.defs.resources import TreeOfLifeConfig
 
 takedowns_core = lazy_module("tol10m_assets.takedowns")
@@ -27,7 +28,9 @@ def takedowns(context: AssetExecutionContext, tol: TreeOfLifeConfig) -> Material
             "mapping: " + ", ".join(f"line {e['line']}: {e['value']}" for e in summary.unknown_entries[:10])
         )
     context.log.info(f"takedowns: {summary.ids} image(s) in {len(summary.partitions)} partition(s)")
+    slices = observe_partition_slices(context, tol, "takedowns")  # only the partitions holding listed ids change
     return MaterializeResult(metadata={
+        **slices,
         "dagster/row_count": summary.ids,
         "remove_list": summary.remove_list or "none (setting `remove_list` is empty)",
         "entries": summary.entries,

@@ -16,8 +16,15 @@ def test_an_image_sets_index_changes_no_data_version(tmp_path):
     assert fingerprint(folder) != before[0] and measure(folder) == (2, 101)
 
 
-def test_a_changed_taxon_tab_changes_exactly_the_eol_partitions(tol10m_world, tmp_path):
+def test_a_changed_taxon_tab_changes_no_partition_until_labels_change(tol10m_world, tmp_path, tol10m_instance):
+    """Changed on purpose (issue 22): a partition's version holds its rows of mapping, splits and labels, not
+    the name source files. A new taxon.tab changes no partition's version; rebuilt labels change only the
+    partitions whose rows changed: none, for a name no image has."""
     import shutil
+
+    from dagster import materialize_to_memory
+
+    from tol10m_assets.testing import PREPARE
 
     sources = tmp_path / "sources"
     shutil.copytree(tol10m_world.sources, sources)
@@ -26,12 +33,19 @@ def test_a_changed_taxon_tab_changes_exactly_the_eol_partitions(tol10m_world, tm
 
     keys = sorted(partition_inputs(tol))
     assert any(k.startswith("eol-") for k in keys) and any(not k.startswith("eol-") for k in keys)
+    unbuilt = partition_versions(tol, keys)
+    assert materialize_to_memory(PREPARE, resources={"tol": tol}, instance=tol10m_instance).success
     before = partition_versions(tol, keys)
-    with open(sources / "metadata" / "taxon.tab", "a") as handle:
-        handle.write("EOL-99999999\t\tNovus observatus\tspecies\n")
-    after = partition_versions(tol, keys)
-    changed = sorted(k for k in keys if before[k] != after[k])
-    assert changed == [k for k in keys if k.startswith("eol-")], changed
+    assert all(before[k] != unbuilt[k] for k in keys)  # the slices are part of the version once built
+    taxon_tab = sources / "metadata" / "taxon.tab"
+    columns = taxon_tab.read_text().splitlines()[0].split("\t")
+    row = {"taxonID": "EOL-99999999", "scientificName": "Novus observatus", "taxonRank": "species",
+           "canonicalName": "Novus observatus", "eolID": "99999999"}
+    with open(taxon_tab, "a") as handle:
+        handle.write("\t".join(row.get(c, "") for c in columns) + "\n")
+    assert partition_versions(tol, keys) == before
+    assert materialize_to_memory(PREPARE, resources={"tol": tol}, instance=tol10m_instance).success
+    assert partition_versions(tol, keys) == before  # the new name is no image's: no partition changed
 
 
 def test_observe_sources_reports_the_downloads_whose_files_are_present(tol10m_world, tmp_path, tol10m_instance):
@@ -68,11 +82,15 @@ def test_observe_sources_reports_the_downloads_whose_files_are_present(tol10m_wo
 
 
 def test_observe_sources_names_the_partitions_a_changed_taxon_tab_makes_unsynced(tol10m_world, tmp_path, tol10m_instance):
+    """Changed on purpose (issue 22): the observation alone makes labels Unsynced and no partition; labels
+    rebuilt observes the partitions again and names the built ones that hold a changed name (here a
+    genus of EOL images in eol-01), and the next observe_sources names the same."""
     import shutil
 
     from dagster import materialize_to_memory
 
     from tol10m_assets.definitions import build_definitions
+    from tol10m_assets.defs.build import labels
     from tol10m_assets.defs.shards import shards
     from tol10m_assets.testing import PREPARE
 
@@ -91,6 +109,14 @@ def test_observe_sources_names_the_partitions_a_changed_taxon_tab_makes_unsynced
         return event.metadata["unsynced_partitions"].value
 
     assert unsynced() == "none"
-    with open(sources / "metadata" / "taxon.tab", "a") as handle:
-        handle.write("EOL-99999999\t\tNovus observatus\tspecies\n")
-    assert unsynced() == "eol-01"  # built and fed by taxon.tab; inat21-000 is not, the others were never built
+    taxon_tab = sources / "metadata" / "taxon.tab"
+    rows = [line.split("\t") for line in taxon_tab.read_text().split("\n")]
+    for row in rows:  # the genus Hylarana (EOL pages in eol-01 only) renamed
+        if len(row) > 5 and row[4] == "genus" and row[5] == "Hylarana":
+            row[5] = "Hylaranix"
+    taxon_tab.write_text("\n".join("\t".join(row) for row in rows))
+    assert unsynced() == "none"  # labels is Unsynced; no partition until labels is rebuilt
+    result = materialize_to_memory([labels], resources={"tol": tol}, instance=tol10m_instance)
+    (done,) = result.asset_materializations_for_node("labels")
+    assert done.metadata["unsynced_partitions"].value == "eol-01", done.metadata
+    assert unsynced() == "eol-01"  # built and holding the genus; inat21-000 is not, the others were never built

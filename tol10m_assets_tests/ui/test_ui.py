@@ -44,8 +44,8 @@ LINEAGE = {  # asset: upstream assets it must show (README: raw → mapping → 
     "splits": {"mapping"},
     "labels": {"mapping"},
     "predicted_catalog": {"labels", "splits"},
-    "shards": {"shard_sources", "labels", "splits"},
-    "shard_sources": {"eol_images", "inat21_images", "bioscan_images", "eol_hierarchy", "rare_species_lists"},
+    "shards": {"shard_sources"},  # its rows of mapping, splits and labels come through shard_sources (issue 22)
+    "shard_sources": {"eol_images", "inat21_images", "bioscan_images", "rare_species_lists", "mapping", "splits", "labels"},
     "catalog": {"shards", "mapping"},
     "taxa_report": {"catalog"},
     "eol_licenses": {"catalog"},
@@ -81,8 +81,10 @@ def run_ok(args: list[str], env: dict, expect_failure: bool = False, timeout: fl
 
 class World:
     """The sample world built with `tol10m build --config FILE`, then: one partition rebuilt with a zero
-    corrupt-image allowance (its check_wds fails, nothing is published), `taxon.tab` changed, and
-    `tol10m observe` (the `observe_sources` job) run."""
+    corrupt-image allowance (its check_wds fails, nothing is published); in `taxon.tab` one genus of EOL
+    images renamed, observed, and `labels` and `predicted_catalog` rebuilt (the EOL partitions holding the
+    genus, `genus_partitions`, are then Unsynced, and only they); then a new name no image has added to
+    `taxon.tab` and `tol10m observe` (the `observe_sources` job) run: `labels` is Unsynced again."""
 
     def __init__(self, root: Path):
         from tol10m_assets.sample import make_sample_world
@@ -103,6 +105,7 @@ class World:
         strict.write_text("resources:\n  tol:\n    config:\n      sources_root: %s\n      data_root: %s\n      workers: 1\n"
                           "      max_corrupt_share: 0.0\n" % (root / "sources", root / "data"))
         self.built_manifests = manifests  # as built: what the last materialization's totals count
+        self.genus, self.genus_partitions = eol_genus(store, manifests, self.failed, root / "sources" / "metadata" / "taxon.tab")
         # its committed generation gone (as if never built): a failed attempt of a committed partition no
         # longer blocks the release (issue 21), one that never passed does (changed on purpose)
         shutil.rmtree(store / self.failed)
@@ -112,12 +115,37 @@ class World:
                expect_failure=True)  # refused: the failed partition has no committed generation that passed check_wds
         self.first_catalog_id = (root / "data" / "published" / "metadata" / "catalog.csv").read_text().splitlines()[1].split(",")[1]
         taxon_tab = root / "sources" / "metadata" / "taxon.tab"
+        rows = [line.split("\t") for line in taxon_tab.read_text().split("\n")]
+        for cells in rows:  # the genus renamed: the EOL partitions holding it change, once labels is rebuilt
+            if len(cells) > 5 and cells[4] == "genus" and cells[5] == self.genus:
+                cells[5] = self.genus + "ix"
+        taxon_tab.write_text("\n".join("\t".join(cells) for cells in rows))
+        run_ok([*python, "observe", "--config", str(self.settings)], self.env)
+        run_ok([str(BIN / "dagster"), "asset", "materialize", "-m", "tol10m_assets.definitions", "--select",
+                "labels,predicted_catalog"], self.env)
         columns = taxon_tab.read_text().splitlines()[0].split("\t")
         row = {"taxonID": "EOL-99999999", "scientificName": "Novus observatus", "taxonRank": "species",
                "canonicalName": "Novus observatus", "eolID": "99999999"}
-        with open(taxon_tab, "a") as handle:  # a new name: the EOL partitions' inputs changed, no other's
+        with open(taxon_tab, "a") as handle:  # a new name no image has: labels is Unsynced, no partition changes
             handle.write("\t".join(row.get(c, "") for c in columns) + "\n")
         run_ok([*python, "observe", "--config", str(self.settings)], self.env)
+
+
+def eol_genus(store: Path, manifests: dict, failed: str, taxon_tab: Path) -> tuple[str, list[str]]:
+    """A genus of EOL images (read from the committed samples tables) that a genus row of `taxon.tab` names,
+    held by the fewest EOL partitions (one of them not `failed`), with the partitions that hold it."""
+    import duckdb
+
+    named = {cells[5] for cells in (line.split("\t") for line in taxon_tab.read_text().splitlines()) if len(cells) > 5 and cells[4] == "genus"}
+    holders: dict[str, list[str]] = {}
+    for key, m in sorted(manifests.items()):
+        if key.startswith("eol-"):
+            table = str(store / key / m["generation"] / "samples.parquet")
+            for (genus,) in duckdb.execute("SELECT DISTINCT genus FROM read_parquet(?)", [table]).fetchall():
+                holders.setdefault(genus, []).append(key)
+    candidates = sorted(g for g, keys in holders.items() if g in named and set(keys) - {failed})
+    genus = min(candidates, key=lambda g: (len(holders[g]), g))
+    return genus, holders[genus]
 
 
 def test_definitions_validate(tmp_path):
@@ -375,7 +403,10 @@ def test_a_changed_taxon_tab_makes_labels_and_the_eol_partitions_stale(webserver
     assert nodes["splits"]["staleStatus"] == "FRESH"
     by_partition = dict(zip(partitions, answer["shards"][0]["staleStatusByPartition"]))
     stale = sorted(p for p, status in by_partition.items() if status == "STALE")
-    assert stale == sorted(p for p in partitions if p.startswith("eol-")), by_partition
+    # exactly the partitions holding an image of the renamed genus (changed on purpose, issue 22: before,
+    # every EOL partition; a name reaches a partition through its rows of labels, not through taxon.tab)
+    assert stale == [p for p in world.genus_partitions if p != world.failed] and stale, (world.genus, by_partition)
+    assert set(stale) <= {p for p in partitions if p.startswith("eol-")}, by_partition
     dom, _ = render(f"{webserver.base}/assets/labels", tmp_path, "labels-stale", ("labels", "Unsynced"))
     keep(tmp_path, "labels-stale")
     eol = stale[0]
