@@ -11,8 +11,8 @@ is compared byte for byte (shards, samples.parquet, reuse.parquet, catalog) with
 scratch of the same new inputs in a fresh store. Printed per scenario: partitions rebuilt, images
 decoded and reused, wall and CPU time of the whole process tree (bench/proctree.py), each as a ratio
 to the full build. Target: CPU ≤ 1/20 of the full build's. A scenario is a function
-``(layout, chunking, paths) -> (description, partitions to rebuild)`` in ``SCENARIOS``: a takedown
-(issue 22) is added as another one. Writes bench/results/relabel_bench.json.
+``(layout, chunking, paths) -> (description, partitions to rebuild)`` in ``SCENARIOS``: ``one_name``
+(a genus renamed in the labels) and ``takedown`` (100 ids on the remove list). Writes bench/results/relabel_bench.json.
 """
 
 from __future__ import annotations
@@ -152,7 +152,29 @@ def one_name(layout, chunking, paths, column: str = "genus") -> tuple[str, list[
     return f"{column} {old!r} → {old + 'ella'!r}", parts
 
 
-SCENARIOS = {"one_name": one_name}  # a takedown scenario is added here
+def takedown(layout, chunking, paths, count: int = 100) -> tuple[str, list[str]]:
+    """A takedown of ``count`` images spread over the world (the first by md5 of their id: deterministic),
+    through the takedown list's own code (``metadata/takedowns.parquet``, as the `takedowns` asset writes it)."""
+    import duckdb
+
+    from tol10m_assets.takedowns import read_remove_list, write_takedowns
+
+    con = duckdb.connect()
+    try:
+        ids = [r[0] for r in con.execute(
+            "SELECT treeoflife_id FROM read_parquet(?) ORDER BY md5(treeoflife_id) LIMIT ?", [str(paths.mapping), count]).fetchall()]
+        parts = [r[0] for r in con.execute(
+            "SELECT DISTINCT partition FROM read_parquet(?) WHERE list_contains(?, treeoflife_id) ORDER BY 1",
+            [str(paths.mapping), ids]).fetchall()]
+    finally:
+        con.close()
+    remove = paths.root / "remove.csv"
+    remove.write_text("treeoflife_id,reason\n" + "".join(f"{i},licence withdrawn (bench)\n" for i in ids))
+    write_takedowns(read_remove_list(remove), paths.mapping, paths.takedowns, paths.takedowns_summary)
+    return f"{len(ids)} ids taken down", parts
+
+
+SCENARIOS = {"one_name": one_name, "takedown": takedown}
 
 
 # --- byte identity ------------------------------------------------------------------------------
@@ -202,14 +224,31 @@ def catalog_bytes(store_root: Path, mapping: Path) -> bytes:
 def compare_with_scratch(layout, chunking, paths, scratch_paths, workers: int = 1) -> list[str]:
     """Build every partition from scratch into a fresh store with the same metadata: the differences."""
     scratch_paths.metadata.mkdir(parents=True, exist_ok=True)
-    for name in ("mapping", "splits", "labels"):
-        shutil.copyfile(getattr(paths, name), getattr(scratch_paths, name))
+    for name in ("mapping", "splits", "labels", "takedowns"):
+        if getattr(paths, name).exists():
+            shutil.copyfile(getattr(paths, name), getattr(scratch_paths, name))
     build(layout, chunking, scratch_paths, partitions(paths), workers=workers, reuse=False)
     ours, theirs = committed_files(paths.store), committed_files(scratch_paths.store)
     diffs = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
     if catalog_bytes(paths.store, paths.mapping) != catalog_bytes(scratch_paths.store, scratch_paths.mapping):
         diffs.append("catalog")
     return diffs
+
+
+def still_published(paths) -> int:
+    """How many ids of ``metadata/takedowns.parquet`` the committed samples tables still hold (must be 0)."""
+    import duckdb
+
+    from tol10m_assets.store import SAMPLES_TABLE, PartitionStore
+
+    store = PartitionStore(paths.store)
+    tables = [str(store.generation_dir(p, store.read_manifest(p)) / SAMPLES_TABLE) for p in store.committed_partitions()]
+    con = duckdb.connect()
+    try:
+        return con.execute("SELECT count(*) FROM read_parquet(?) s JOIN read_parquet(?) t USING (treeoflife_id)",
+                           [tables, str(paths.takedowns)]).fetchone()[0]
+    finally:
+        con.close()
 
 
 def totals(figures: dict) -> dict:
@@ -249,6 +288,8 @@ def run(root: Path, images: int, workers: int = 1, scenarios=None, check: bool =
         # an upper bound of a reused image's cost: the rebuild's CPU over its images (fixed costs included)
         figures["cpu_ms_per_image_rebuilt"] = 1000 * cpu2 / max(1, t["images_reused"] + t["images_decoded"])
         figures["full_cpu_ms_per_image"] = 1000 * cpu / max(1, totals(full)["images_decoded"])
+        if paths.takedowns.exists():
+            figures["taken_down_still_published"] = still_published(paths)
         if check:
             scratch = BuildPaths(root / f"scratch-{name}")
             shutil.rmtree(scratch.root, ignore_errors=True)
@@ -276,6 +317,8 @@ def report(out: dict, log=print) -> None:
         log(f"  CPU s (process tree)   {s['cpu_s']:8.2f}   × full {s['ratio_cpu']:.4f}  "
             f"{'PASS' if s['pass_cpu'] else 'MISS'} (<= 1/{round(1 / TARGET)})")
         log(f"  CPU ms an image rebuilt {s['cpu_ms_per_image_rebuilt']:7.3f}   (full build: {s['full_cpu_ms_per_image']:.3f} an image decoded)")
+        if "taken_down_still_published" in s:
+            log(f"  taken-down ids still in the committed shards: {s['taken_down_still_published']}")
         if "byte_identical" in s:
             log(f"  byte-identical to a build from scratch: {s['byte_identical']}"
                 + ("" if s["byte_identical"] else f" (differ: {', '.join(s['differences'][:10])})"))
@@ -287,6 +330,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="600 images: a smoke run")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--scenarios", default="", help=f"comma-separated, of {', '.join(SCENARIOS)} (default: all)")
     parser.add_argument("--no-check", action="store_true", help="skip the build from scratch (byte identity)")
     parser.add_argument("--inat21-classes", type=int, default=100, help="iNat21 classes per partition (the setting)")
     parser.add_argument("--bioscan-parts", type=int, default=10, help="BIOSCAN parts per partition (the setting)")
@@ -296,7 +340,7 @@ def main(argv=None) -> int:
     images = 600 if args.quick else args.images
     root = args.work or Path(os.environ.get("TMPDIR", "/tmp")) / "tol10m-relabel-bench"
     start = time.monotonic()
-    out = run(root, images, args.workers, check=not args.no_check,
+    out = run(root, images, args.workers, scenarios=[n for n in args.scenarios.split(",") if n] or None, check=not args.no_check,
               chunking=Chunking(inat21_classes_per_partition=args.inat21_classes, bioscan_parts_per_partition=args.bioscan_parts))
     report(out)
     print(f"\nbenchmark wall time {time.monotonic() - start:.0f} s; load average {os.getloadavg()[0]:.1f}")

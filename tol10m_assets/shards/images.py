@@ -113,6 +113,11 @@ def encode(image: Image.Image, quality: int, subsampling: int = -1) -> bytes:
     return out.getvalue()
 
 
+# Bump when resize_image's output changes for the same input and settings (a new resampling step, a
+# different colour conversion): rebuilds then decode again instead of reusing bytes the old code made.
+RESIZE_CODE_VERSION = 1
+
+
 def resize_image(data: bytes, settings: ImageSettings) -> bytes:
     """JPEG bytes of the image at W×H, RGB; raises CorruptImage for anything undecodable."""
     image = decode(data, settings)

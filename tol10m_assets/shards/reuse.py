@@ -42,7 +42,10 @@ def reuse_key(settings, mode: str) -> dict:
     import PIL
     from PIL import features
 
+    from tol10m_assets.shards.images import RESIZE_CODE_VERSION
+
     return {
+        "resize_code": RESIZE_CODE_VERSION,
         "format": REUSE_FORMAT,
         "image": asdict(settings),
         "mode": mode,
