@@ -82,6 +82,8 @@ def world(tol10m_world, tmp_path_factory):
     root = tmp_path_factory.mktemp("partition-staleness")
     sources = root / "sources"
     shutil.copytree(tol10m_world.sources, sources)
+    for index in sources.rglob("*.tar.gz.index"):  # written by an earlier test's build: this build writes its own
+        index.unlink()
     tol = tol10m_world.tol(root / "data", sources_root=str(sources))
     with instance_for_test(set_dagster_home=False) as instance:
         w = World(sources, tol, instance, {}, [], lambda **o: tol10m_world.tol(root / "data", sources_root=str(sources), **o))
