@@ -299,6 +299,29 @@ def compare_releases(old: Path, new: Path, *, why: Why | None = None, table: Pat
                       table=table, previous=ra.get("name") or str(old), threads=threads)}
 
 
+def listed(table: Path, limit: int = 20) -> dict:
+    """The first ``limit`` ids of each kind from a changes table (by id): ``added`` and ``removed`` per
+    split (removed as ``[id, reason, detail]``), ``relabelled`` as ``[id, changed columns]``."""
+    con = connect()
+    try:
+        rows = con.execute(
+            f"""SELECT change, coalesce(split, ''), treeoflife_id, coalesce(reason, ''), coalesce(detail, ''), coalesce(changed, '')
+                FROM (SELECT *, row_number() OVER (PARTITION BY change, split ORDER BY treeoflife_id) AS n
+                      FROM read_parquet({_q(table)})) WHERE n <= {int(limit)} ORDER BY 1, 2, 3"""
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict = {"added": {}, "removed": {}, "relabelled": []}
+    for change, split, ident, reason, detail, changed in rows:
+        if change == "added":
+            out["added"].setdefault(split, []).append(ident)
+        elif change == "removed":
+            out["removed"].setdefault(split, []).append([ident, reason, detail])
+        else:
+            out["relabelled"].append([ident, changed])
+    return out
+
+
 def skipped_of(manifests) -> list[dict]:
     """The skipped samples the manifests recorded (``key`` = treeoflife_id where the build knew it)."""
     out = []
@@ -369,6 +392,18 @@ def text_report(changes: dict) -> str:
         for e in rel.get("examples", []):
             lines.append(f"  e.g. {e['treeoflife_id']}: " + "; ".join(
                 f"{c} {e['before'].get(c, '')!r} → {e['after'].get(c, '')!r}" for c in e["changed"]))
+    ids = changes.get("listed") or {}
+    for split, idents in ids.get("added", {}).items():
+        more = changes.get("added", {}).get(split, 0) - len(idents)
+        lines.append(f"added to {split}: {', '.join(idents)}" + (f" … and {more} more" if more > 0 else ""))
+    for split, rows in ids.get("removed", {}).items():
+        more = sum(changes.get("removed", {}).get(split, {}).values()) - len(rows)
+        lines.append(f"removed from {split}: " + ", ".join(f"{i} ({r}{': ' + d if d else ''})" for i, r, d in rows)
+                     + (f" … and {more} more" if more > 0 else ""))
+    if ids.get("relabelled"):
+        more = rel.get("ids", 0) - len(ids["relabelled"])
+        lines.append("relabelled ids: " + ", ".join(f"{i} ({c})" for i, c in ids["relabelled"])
+                     + (f" … and {more} more" if more > 0 else ""))
     parts = changes.get("partitions", {})
     for key in ("rebuilt", "added", "retired", "unchanged"):
         names = parts.get(key, [])

@@ -480,17 +480,23 @@ def cmd_diff(args) -> int:
 
     paths = settings(args).paths()
     names = [n for n in (args.release_a, args.release_b) if n]
+    old = find_release(paths, names[0]) if len(names) == 2 else None  # the first missing one is named
     new = find_release(paths, names[-1] if names else "published")
-    if len(names) == 2:
-        old = find_release(paths, names[0])
-    else:
+    if old is None:
         recorded = changelog.read_record(new).get("changes") or {}
         if recorded.get("first_release") or not recorded.get("previous"):
             out = {"old": None, "new": changelog.read_record(new).get("name") or str(new), **(recorded or changelog.first_release())}
             print(json.dumps(out, indent=2) if args.json else f"{out['new']}: {changelog.FIRST} (nothing to compare with)")
             return 0
         old = find_release(paths, recorded["previous"])
-    changes = changelog.compare_releases(old, new, why=diff_why(paths, new), table=Path(args.table) if args.table else None)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tol10m-diff-") as scratch:
+        table = Path(args.table) if args.table else Path(scratch) / "changes.parquet"
+        changes = changelog.compare_releases(old, new, why=diff_why(paths, new), table=table)
+        changes["listed"] = changelog.listed(table, args.ids)
+        if not args.table:
+            changes.pop("table", None)
     print(json.dumps(changes, indent=2, ensure_ascii=False) if args.json else changelog.text_report(changes))
     return 0
 
@@ -502,6 +508,7 @@ def add_diff_command(sub, with_config) -> None:
     d.add_argument("release_b", nargs="?", metavar="RELEASE_B", help="the newer release (default: published)")
     d.add_argument("--json", action="store_true", help="the whole difference as JSON (for machines)")
     d.add_argument("--table", metavar="FILE", help="also write every changed id to this Parquet file")
+    d.add_argument("--ids", type=int, default=20, metavar="N", help="ids listed per split and kind (default 20)")
     d.set_defaults(run=cmd_diff)
 
 
