@@ -261,13 +261,36 @@ def _write_table(con, table: Path) -> None:
     tmp.replace(table)
 
 
+def nothing_changed(changes: dict) -> bool:
+    """No id added, removed or relabelled and no partition rebuilt, added or retired (a republish)."""
+    parts = changes.get("partitions", {})
+    return (not changes.get("first_release") and not changes.get("error") and not changes.get("added")
+            and not changes.get("removed") and not changes.get("relabelled", {}).get("ids")
+            and not any(parts.get(k) for k in ("rebuilt", "added", "retired")))
+
+
+def _ranks(changes: dict) -> list[tuple[str, int]]:
+    """(column, ids) of the changed label columns, in rank order (a record read back may have sorted keys)."""
+    by_rank = changes.get("relabelled", {}).get("by_rank", {})
+    return [(c, int(by_rank[c])) for c in LABELS if by_rank.get(c)]
+
+
+def _splits(changes: dict) -> list[str]:
+    found = {*changes.get("added", {}), *changes.get("removed", {})}
+    return sorted(found, key=lambda s: (SPLITS.index(s) if s in SPLITS else len(SPLITS), s))
+
+
+def _reasons(gone: dict) -> list[tuple[str, int]]:
+    return sorted(gone.items())
+
+
 def one_line(changes: dict) -> str:
     """``+N ids, −M ids (reason n, …), K relabelled (rank n, …), P of Q partitions rebuilt``, or ``first release``."""
     if changes.get("first_release"):
         return FIRST
     ids = changes.get("ids", {})
-    reasons = ", ".join(f"{r} {n}" for r, n in changes.get("removed_ids_by_reason", {}).items() if r != "split_changed")
-    ranks = ", ".join(f"{r} {n}" for r, n in changes.get("relabelled", {}).get("by_rank", {}).items() if n)
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(changes.get("removed_ids_by_reason", {}).items()) if r != "split_changed")
+    ranks = ", ".join(f"{r} {n}" for r, n in _ranks(changes))
     parts = changes.get("partitions", {})
     total = len(parts.get("rebuilt", [])) + len(parts.get("unchanged", []))
     text = (f"+{ids.get('added', 0)} ids, -{ids.get('removed', 0)} ids" + (f" ({reasons})" if reasons else "")
@@ -339,18 +362,18 @@ def markdown(changes: dict, *, heading: str = "## CHANGELOG", table_path: str = 
     if not changes or changes.get("first_release"):
         return "\n".join([*lines, "First release: there is no previous release to compare with.", ""])
     lines += [f"Since the previous release (`changes.previous` in `{record}`): {one_line(changes)}.", ""]
-    splits = list(dict.fromkeys([*changes.get("added", {}), *changes.get("removed", {})]))
+    splits = _splits(changes)
     if splits:
         lines += ["| split | added | removed | removed by reason |", "|---|---|---|---|"]
         for s in splits:
             gone = changes.get("removed", {}).get(s, {})
-            reasons = ", ".join(f"{r} {n:,}" for r, n in gone.items())
+            reasons = ", ".join(f"{r} {n:,}" for r, n in _reasons(gone))
             lines.append(f"| {s} | {changes.get('added', {}).get(s, 0):,} | {sum(gone.values()):,} | {_cell(reasons) or '-'} |")
         lines.append("")
     rel = changes.get("relabelled", {})
     if rel.get("ids"):
-        lines += [f"Labels changed for {rel['ids']:,} ids:", "", "| rank | ids |", "|---|---|"]
-        lines += [f"| {r} | {n:,} |" for r, n in rel.get("by_rank", {}).items() if n]
+        lines += [f"Labels changed for {rel['ids']:,} id(s):", "", "| rank | ids |", "|---|---|"]
+        lines += [f"| {r} | {n:,} |" for r, n in _ranks(changes)]
         lines += ["", "| rank | before | after | ids |", "|---|---|---|---|"]
         lines += [f"| {t['rank']} | {_cell(t['before'])} | {_cell(t['after'])} | {t['ids']:,} |" for t in rel.get("top", [])]
         lines += ["", "Examples:", ""]
@@ -380,13 +403,13 @@ def text_report(changes: dict) -> str:
     ids = changes.get("ids", {})
     if ids:
         lines.append(f"ids: {ids.get('before', 0):,} before, {ids.get('after', 0):,} after")
-    for s in dict.fromkeys([*changes.get("added", {}), *changes.get("removed", {})]):
+    for s in _splits(changes):
         gone = changes.get("removed", {}).get(s, {})
-        reasons = ", ".join(f"{r} {n}" for r, n in gone.items())
+        reasons = ", ".join(f"{r} {n}" for r, n in _reasons(gone))
         lines.append(f"  {s}: +{changes.get('added', {}).get(s, 0)} -{sum(gone.values())}" + (f" ({reasons})" if reasons else ""))
     rel = changes.get("relabelled", {})
     if rel.get("ids"):
-        lines.append(f"relabelled: {rel['ids']} ids; by rank: " + ", ".join(f"{r} {n}" for r, n in rel["by_rank"].items() if n))
+        lines.append(f"relabelled: {rel['ids']} ids; by rank: " + ", ".join(f"{r} {n}" for r, n in _ranks(changes)))
         for t in rel.get("top", []):
             lines.append(f"  {t['rank']}: {t['before']!r} → {t['after']!r} ({t['ids']} ids)")
         for e in rel.get("examples", []):

@@ -84,6 +84,7 @@ class StagedRelease:
     verify: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # split -> open_clip arguments (absolute, releases/<name>)
     changes: dict | None = None  # the difference from the published release (record_changes)
+    changelog: dict | None = None  # what the card's CHANGELOG shows: ``changes``, or the last change if none
 
     @property
     def dataset(self) -> Path:
@@ -377,7 +378,7 @@ def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
         record_changes(staged)
     (staged.dataset / "README.md").write_text(
         card.dataset_card(staged.paths.size_name, card.split_figures(staged.shards), staged.catalog_parquet,
-                          changes=staged.changes)
+                          changes=staged.changelog if staged.changelog is not None else staged.changes)
     )
     return train_data
 
@@ -395,8 +396,10 @@ def record_changes(staged: StagedRelease) -> dict:
     """The staged release's difference from the published one (``changelog.compare`` over the two
     catalogs; removal reasons from the takedown list, the mapping, the partitions' recorded skips and
     the labels): the summary in ``staged.changes`` (``release.json`` → ``changes``), every changed id
-    in ``metadata/changes.parquet``. Without a published release: ``first release``. A previous
-    release that cannot be read is recorded as an error, never a refusal."""
+    in ``metadata/changes.parquet``. Without a published release: ``first release``. A release that
+    changes nothing (a republish) keeps the previous release's CHANGELOG and changes table
+    (``staged.changelog``; the card's bytes stay the same). A previous release that cannot be read
+    is recorded as an error, never a refusal."""
     from tol10m_assets import changelog
 
     partitions = {p: m["generation"] for p, m in staged.manifests.items()}
@@ -420,6 +423,15 @@ def record_changes(staged: StagedRelease) -> dict:
         return staged.changes
     changes["table"] = changelog.TABLE  # relative to the release folder
     staged.changes = changes
+    staged.changelog = changes
+    if changelog.nothing_changed(changes):
+        record = changelog.read_record(before)
+        staged.changelog = record.get("changelog") or record.get("changes") or changelog.first_release()
+        table = staged.folder / changelog.TABLE
+        table.unlink()
+        changes["table"] = None
+        if staged.changelog.get("table") and (before / changelog.TABLE).is_file():
+            _link(before / changelog.TABLE, table)  # the table the carried CHANGELOG names
     return changes
 
 
@@ -609,6 +621,7 @@ def publish(staged: StagedRelease, summary: dict | None = None) -> Path:
         "shards": staged.shards,
         "verify": staged.verify,
         "changes": staged.changes if staged.changes is not None else record_changes(staged),
+        "changelog": staged.changelog if staged.changelog is not None else staged.changes,
         **(summary or {}),
     }
     write_json_durable(record, staged.folder / "release.json")

@@ -3,8 +3,9 @@
 
 Core: small hand-made catalogs (added, removed with each reason, relabelled, unchanged; a name with
 commas, quotes and a newline survives the CSV). Build: the sample world published, one BIOSCAN genus
-renamed and two iNat21 images put on the rare-species list, rebuilt and published again; the changes
-named are exactly those a plain pandas comparison of the two catalogs finds.
+renamed and two iNat21 images put on the rare-species list, the two partitions holding them rebuilt
+and published again; the changes named are exactly those a plain pandas comparison of the two
+catalogs finds, and the partitions rebuilt exactly those two.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import yaml
 from dagster import instance_for_test
 
 from tol10m_assets import changelog as cl
+from tol10m_assets import releases_index
 from tol10m_assets.catalog import ID_COLUMNS
+from tol10m_assets.definitions import build_definitions
 from tol10m_assets.labels import RANK_COLUMNS
 from tol10m_assets.run import build
 from tol10m_assets_tests.pipeline.conftest import config, make_world
@@ -109,6 +112,8 @@ def test_added_removed_relabelled_and_unchanged_ids_of_two_catalogs(two, tmp_pat
     text = cl.text_report({"old": "A", "new": "B", **got, "listed": cl.listed(tmp_path / "changes.parquet")})
     assert "removed from train: m1 (split_changed: now in val), r1 (removed: licence holder asked, 2026), r2 (gone from the sources" in text
     assert "relabelled ids: c1 (common), g1 (genus,common)" in text and "partitions rebuilt (1): p1" in text
+    read_back = json.loads(json.dumps(got, sort_keys=True))  # as release.json keeps it
+    assert cl.markdown(read_back) == cl.markdown(got) and cl.one_line(read_back) == got["summary"]
 
 
 def test_identical_catalogs_have_no_change_and_a_first_release_says_so(tmp_path):
@@ -185,11 +190,21 @@ def rebuilt(tmp_path_factory):
         seen = json.loads(seen_path.read_text())
         seen["Testus removus"] = [f"/somewhere/{f}" for f in inat.inat21_filename]
         seen_path.write_text(json.dumps(seen, indent=1))
-        build(instance=instance, tol=tol, log=lambda *_: None)
+        # rebuild only the partitions that hold them, then publish
+        defs = build_definitions(tol)
+        assert defs.resolve_job_def("prepare").execute_in_process(instance=instance, raise_on_error=False).success
+        mapping = pd.read_parquet(paths.mapping)
+        holding = sorted(set(mapping[mapping.treeoflife_id.isin([target.treeoflife_id, *inat.treeoflife_id])].partition))
+        for partition in holding:
+            assert defs.resolve_job_def("write_shards").execute_in_process(instance=instance, partition_key=partition).success
+        assert defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False).success
         b = paths.published.resolve()
+        releases_index.pin(paths.releases, a.name, "compared by the test")  # kept through C
+        assert defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False).success
+        c = paths.published.resolve()  # a republish: nothing changed
         settings = root / "settings.yaml"
         settings.write_text(yaml.safe_dump(tol.effective()))
-        yield {"a": a, "b": b, "tol": tol, "renamed": target.treeoflife_id, "rare": sorted(inat.treeoflife_id),
+        yield {"a": a, "b": b, "c": c, "tol": tol, "renamed": target.treeoflife_id, "rare": sorted(inat.treeoflife_id), "holding": holding,
                "settings": settings, "root": root}
     shutil.rmtree(root / "data", ignore_errors=True)
 
@@ -231,9 +246,8 @@ def test_release_json_records_exactly_the_changes(rebuilt):
     generations = {p: (ra["partitions"].get(p), g) for p, g in rb["partitions"].items()}
     assert changes["partitions"]["rebuilt"] == sorted(p for p, (x, y) in generations.items() if x and x != y)
     assert changes["partitions"]["unchanged"] == sorted(p for p, (x, y) in generations.items() if x == y)
-    mapping = pd.read_parquet(rebuilt["tol"].paths().mapping)
-    holding = set(mapping[mapping.treeoflife_id.isin([rebuilt["renamed"], *rebuilt["rare"]])].partition)
-    assert holding <= set(changes["partitions"]["rebuilt"])
+    assert changes["partitions"]["rebuilt"] == rebuilt["holding"] == ["bioscan-000", "inat21-000"]  # only those rebuilt
+    assert changes["partitions"]["unchanged"] == sorted(set(rb["partitions"]) - set(rebuilt["holding"])) != []
 
 
 def test_the_card_has_a_changelog(rebuilt):
@@ -244,6 +258,17 @@ def test_the_card_has_a_changelog(rebuilt):
     assert "rare_species 2" in section and "| genus | 1 |" in section
     assert f"`{rebuilt['renamed']}`: " in section and "→ Renamedgenus" in section
     assert "../metadata/changes.parquet" in section
+    assert "Partitions rebuilt (2): bioscan-000, inat21-000." in section and "Partitions unchanged: 2." in section
+
+
+def test_a_republish_that_changes_nothing_says_so_and_keeps_the_cards_changelog(rebuilt):
+    rb = json.loads((rebuilt["b"] / "release.json").read_text())
+    rc = json.loads((rebuilt["c"] / "release.json").read_text())
+    assert rc["changes"]["previous"] == rb["name"] and cl.nothing_changed(rc["changes"])
+    assert rc["changes"]["summary"] == f"+0 ids, -0 ids, 0 relabelled, 0 of {len(rb['partitions'])} partitions rebuilt"
+    assert rc["changelog"] == rb["changes"]  # the card shows the last change, byte for byte
+    for name in ("224x224/README.md", cl.TABLE):
+        assert (rebuilt["c"] / name).read_bytes() == (rebuilt["b"] / name).read_bytes(), name
 
 
 def test_tol10m_diff_prints_the_changes(rebuilt, monkeypatch, capsys):
@@ -258,7 +283,8 @@ def test_tol10m_diff_prints_the_changes(rebuilt, monkeypatch, capsys):
     assert f"relabelled ids: {rebuilt['renamed']} (" in text
     for ident in rebuilt["rare"]:
         assert f"{ident} (rare_species" in text
-    assert cli.main(["diff", *settings, "--json"]) == 0  # the published release against the one it replaced
+    assert "partitions rebuilt (2): bioscan-000, inat21-000" in text and "partitions unchanged (2): eol-01, eol-02" in text
+    assert cli.main(["diff", b, *settings, "--json"]) == 0  # B against the release it replaced
     got = json.loads(capsys.readouterr().out)
     recorded = json.loads((rebuilt["b"] / "release.json").read_text())["changes"]
     assert (got["old"], got["new"]) == (a, b)
