@@ -14,6 +14,7 @@ CPU time (user + system) and peak RSS, and checks the counts it found against wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -94,16 +95,24 @@ def main(argv=None) -> int:
     p.add_argument("--added", type=int, default=1000)
     p.add_argument("--common", type=int, default=40, help="labels whose common name changes")
     p.add_argument("--csv", action="store_true", help="compare catalog.csv files (else Parquet)")
-    p.add_argument("--work", help="folder for the catalogs (default: a temporary one)")
+    p.add_argument("--work", help="folder for the catalogs, kept and reused by the next run with the same options "
+                   "(default: a temporary one)")
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         compare_child(*args.child)
         return 0
-    with tempfile.TemporaryDirectory(prefix="changelog-bench-", dir=args.work) as tmp:
+    options = {k: getattr(args, k) for k in ("rows", "removed", "added", "common", "csv")}
+    with (contextlib.nullcontext(args.work) if args.work else tempfile.TemporaryDirectory(prefix="changelog-bench-")) as tmp:
         work = Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
-        made = make_catalogs(work, args.rows, args.removed, args.added, args.common, args.csv)
+        kept = work / "made.json"
+        if kept.is_file() and json.loads(kept.read_text()).get("options") == options:
+            made = json.loads(kept.read_text())["made"]
+        else:
+            made = make_catalogs(work, args.rows, args.removed, args.added, args.common, args.csv)
+            kept.write_text(json.dumps({"options": options, "made": made}))
         made_s = time.monotonic() - start
         suffix = "csv" if args.csv else "parquet"
         size = sum((work / f"{x}.{suffix}").stat().st_size for x in "ab")

@@ -2,7 +2,9 @@
 reason), ids whose labels changed (counts per rank, the most frequent before → after, examples) and
 the partitions rebuilt, all in DuckDB over the two catalogs (no Python object per row).
 
-A release is a folder (``metadata/catalog.parquet``, else ``metadata/catalog.csv``; ``release.json``
+Every row is reduced to its keys and a 64-bit hash of its eight label columns; the label text is read
+again only for the ids added, removed or whose hash differs (compared column by column), so memory
+follows the keys, not the names. A release is a folder (``metadata/catalog.parquet``, else ``metadata/catalog.csv``; ``release.json``
 for its partitions' generations) or a catalog file. ``compare`` returns the compact summary that
 ``release.json`` keeps under ``changes``; with ``table`` it writes every changed id to a Parquet file
 (``metadata/changes.parquet`` of a release):
@@ -175,13 +177,25 @@ def compare(old: Path, new: Path, *, old_partitions: dict | None = None, new_par
     start = time.monotonic()
     con = connect(threads)
     try:
-        con.execute(f"CREATE TEMP TABLE a AS {_source(old)}")
-        con.execute(f"CREATE TEMP TABLE b AS {_source(new)}")
+        # keys and a 64-bit hash of the labels for every row; the label text only for the ids that changed
+        con.execute(f"CREATE TEMP VIEW src_a AS {_source(old)}")
+        con.execute(f"CREATE TEMP VIEW src_b AS {_source(new)}")
+        digest = "hash(" + ", ".join(_ident(c) for c in LABELS) + ")"
+        for t in "ab":
+            con.execute(f"CREATE TEMP TABLE k{t} AS SELECT split, treeoflife_id, {digest} AS h FROM src_{t}")
         keys = "split, treeoflife_id"
-        con.execute(f"CREATE TEMP TABLE added AS SELECT * FROM b ANTI JOIN a USING ({keys})")
-        con.execute(f"CREATE TEMP TABLE gone AS SELECT * FROM a ANTI JOIN b USING ({keys})")
+        con.execute(f"CREATE TEMP TABLE added_k AS SELECT {keys} FROM kb ANTI JOIN ka USING ({keys})")
+        con.execute(f"CREATE TEMP TABLE gone_k AS SELECT {keys} FROM ka ANTI JOIN kb USING ({keys})")
+        con.execute("""CREATE TEMP TABLE cand AS SELECT treeoflife_id
+                       FROM (SELECT treeoflife_id, min(h) AS h FROM ka GROUP BY 1) x
+                       JOIN (SELECT treeoflife_id, min(h) AS h FROM kb GROUP BY 1) y USING (treeoflife_id) WHERE x.h <> y.h""")
+        for t, own in (("a", "gone_k"), ("b", "added_k")):
+            con.execute(f"""CREATE TEMP TABLE {t} AS SELECT * FROM src_{t} SEMI JOIN
+                            (SELECT treeoflife_id FROM {own} UNION SELECT treeoflife_id FROM cand) USING (treeoflife_id)""")
+        con.execute(f"CREATE TEMP TABLE added AS SELECT * FROM b SEMI JOIN added_k USING ({keys})")
+        con.execute(f"CREATE TEMP TABLE gone AS SELECT * FROM a SEMI JOIN gone_k USING ({keys})")
         con.execute("CREATE TEMP TABLE nid AS SELECT treeoflife_id, string_agg(DISTINCT split, ',' ORDER BY split) AS splits "
-                    "FROM b WHERE treeoflife_id IN (SELECT treeoflife_id FROM gone) GROUP BY 1")
+                    "FROM kb WHERE treeoflife_id IN (SELECT treeoflife_id FROM gone_k) GROUP BY 1")
         joins, case = _why_sql(con, why)
         con.execute(f"CREATE TEMP TABLE removed AS SELECT r.*, {case} FROM gone r {joins}")
         # one label row per id (its splits carry the same labels; train_small repeats train)
@@ -222,12 +236,12 @@ def compare(old: Path, new: Path, *, old_partitions: dict | None = None, new_par
             "first_release": False,
             "added": order(per_split("added")),
             "removed": {s: by_reason[s] for s in order({s: 0 for s in by_reason})},
-            "ids": {"added": count("SELECT count(DISTINCT treeoflife_id) FROM added WHERE treeoflife_id NOT IN (SELECT treeoflife_id FROM a)"),
+            "ids": {"added": count("SELECT count(DISTINCT treeoflife_id) FROM added WHERE treeoflife_id NOT IN (SELECT treeoflife_id FROM ka)"),
                     "removed": count("SELECT count(DISTINCT treeoflife_id) FROM removed WHERE reason <> 'split_changed'"),
                     "moved": count("SELECT count(DISTINCT treeoflife_id) FROM removed WHERE reason = 'split_changed'"),
                     "relabelled": count("SELECT count(*) FROM relabelled"),
-                    "before": count("SELECT count(DISTINCT treeoflife_id) FROM a"),
-                    "after": count("SELECT count(DISTINCT treeoflife_id) FROM b")},
+                    "before": count("SELECT count(DISTINCT treeoflife_id) FROM ka"),
+                    "after": count("SELECT count(DISTINCT treeoflife_id) FROM kb")},
             "removed_ids_by_reason": {str(k): int(v) for k, v in removed_ids.items()},
             "relabelled": {"ids": count("SELECT count(*) FROM relabelled"), "by_rank": {c: int(n) for c, n in by_rank.items()},
                            "top": top, "examples": shown},

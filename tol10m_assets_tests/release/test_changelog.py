@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from dagster import instance_for_test
+from dagster import AssetKey, instance_for_test
 
 from tol10m_assets import changelog as cl
 from tol10m_assets import releases_index
@@ -199,12 +199,13 @@ def rebuilt(tmp_path_factory):
             assert defs.resolve_job_def("write_shards").execute_in_process(instance=instance, partition_key=partition).success
         assert defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False).success
         b = paths.published.resolve()
+        ui = instance.get_latest_materialization_event(AssetKey("catalog")).asset_materialization.metadata
         releases_index.pin(paths.releases, a.name, "compared by the test")  # kept through C
         assert defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False).success
         c = paths.published.resolve()  # a republish: nothing changed
         settings = root / "settings.yaml"
         settings.write_text(yaml.safe_dump(tol.effective()))
-        yield {"a": a, "b": b, "c": c, "tol": tol, "renamed": target.treeoflife_id, "rare": sorted(inat.treeoflife_id), "holding": holding,
+        yield {"a": a, "b": b, "c": c, "ui": ui, "tol": tol, "renamed": target.treeoflife_id, "rare": sorted(inat.treeoflife_id), "holding": holding,
                "settings": settings, "root": root}
     shutil.rmtree(root / "data", ignore_errors=True)
 
@@ -259,6 +260,14 @@ def test_the_card_has_a_changelog(rebuilt):
     assert f"`{rebuilt['renamed']}`: " in section and "→ Renamedgenus" in section
     assert "../metadata/changes.parquet" in section
     assert "Partitions rebuilt (2): bioscan-000, inat21-000." in section and "Partitions unchanged: 2." in section
+
+
+def test_the_ui_shows_the_changes_as_a_table(rebuilt):
+    ui = rebuilt["ui"]  # the catalog materialization of release B
+    table = ui["changes"].value
+    assert "| train | 0 | 2 | rare_species 2 |" in table and "| genus | 1 |" in table and rebuilt["renamed"] in table
+    assert ui["changes_summary"].value.startswith("+0 ids, -2 ids (rare_species 2), 1 relabelled (genus 1")
+    assert ui["previous_release"].value == rebuilt["a"].name
 
 
 def test_a_republish_that_changes_nothing_says_so_and_keeps_the_cards_changelog(rebuilt):
