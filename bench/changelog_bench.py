@@ -7,6 +7,7 @@
 Makes catalog A (``--rows`` rows: 90 % train, 5 % val, 10 % of train again as train_small; 450k
 distinct labels) and catalog B from it: ``--removed`` ids taken out (a takedown list names them),
 ``--added`` new ids, one genus renamed and ``--common`` common names changed, all in DuckDB. Then
+makes the mapping and labels tables a release reads for the removal reasons (10.4M ids each), then
 runs the comparison (with the changes table written) in a fresh process and prints its wall time,
 CPU time (user + system) and peak RSS, and checks the counts it found against what was made.
 """
@@ -79,11 +80,32 @@ def make_catalogs(work: Path, rows: int, removed: int, added: int, common: int, 
     return made
 
 
+def side_tables(work: Path, suffix: str) -> None:
+    """The build's ``mapping.parquet`` and ``labels.parquet`` as a release reads them for the reasons
+    (every id of A and B, once), made from the two catalogs."""
+    from tol10m_assets.columns import connect
+
+    if (work / "mapping.parquet").is_file() and (work / "labels.parquet").is_file():
+        return
+    con = connect()
+    scan = lambda x: f"read_{suffix}('{work / f'{x}.{suffix}'}')"  # noqa: E731
+    ranks = 'kingdom, phylum, class, "order", family, genus, species, common'
+    con.execute(f"""COPY (SELECT DISTINCT treeoflife_id, 'p' AS partition FROM (SELECT treeoflife_id FROM {scan('a')}
+                    UNION ALL SELECT treeoflife_id FROM {scan('b')})) TO '{work / 'mapping.parquet'}' (FORMAT parquet)""")
+    firsts = ", ".join(f'any_value({c}) AS {c}' for c in ranks.split(", "))
+    con.execute(f"""COPY (SELECT treeoflife_id, {firsts} FROM (SELECT treeoflife_id, {ranks} FROM {scan('b')} WHERE split <> 'train_small'
+                    UNION ALL SELECT treeoflife_id, {ranks} FROM {scan('a')} WHERE split <> 'train_small') GROUP BY 1)
+                    TO '{work / 'labels.parquet'}' (FORMAT parquet)""")
+    con.close()
+
+
 def compare_child(old: str, new: str, takedowns: str, table: str) -> None:
-    """In the child process: one comparison; prints its summary as JSON."""
+    """In the child process: one comparison, with every source of reasons a release reads; prints its summary as JSON."""
     from tol10m_assets import changelog
 
-    summary = changelog.compare(Path(old), Path(new), why=changelog.Why(takedowns=Path(takedowns)), table=Path(table),
+    work = Path(takedowns).parent
+    why = changelog.Why(takedowns=Path(takedowns), mapping=work / "mapping.parquet", labels=work / "labels.parquet")
+    summary = changelog.compare(Path(old), Path(new), why=why, table=Path(table),
                                 old_partitions={"p": "g1"}, new_partitions={"p": "g2"})
     print(json.dumps(summary))
 
@@ -113,6 +135,7 @@ def main(argv=None) -> int:
         else:
             made = make_catalogs(work, args.rows, args.removed, args.added, args.common, args.csv)
             kept.write_text(json.dumps({"options": options, "made": made}))
+        side_tables(work, "csv" if args.csv else "parquet")
         made_s = time.monotonic() - start
         suffix = "csv" if args.csv else "parquet"
         size = sum((work / f"{x}.{suffix}").stat().st_size for x in "ab")

@@ -140,7 +140,7 @@ def _why_sql(con, why: Why | None) -> tuple[str, str]:
         detail.append("WHEN td.treeoflife_id IS NOT NULL THEN td.why")
     if why.mapping is not None and Path(why.mapping).is_file():
         con.execute(f"CREATE TEMP TABLE mp AS SELECT DISTINCT CAST(treeoflife_id AS VARCHAR) AS treeoflife_id "
-                    f"FROM read_parquet({_q(why.mapping)})")
+                    f"FROM read_parquet({_q(why.mapping)}) WHERE CAST(treeoflife_id AS VARCHAR) IN (SELECT treeoflife_id FROM gone)")
         joins.append("LEFT JOIN mp ON mp.treeoflife_id = r.treeoflife_id")
         reason.append("WHEN mp.treeoflife_id IS NULL THEN 'gone from the sources'")
         detail.append("WHEN mp.treeoflife_id IS NULL THEN 'not in the mapping'")
@@ -161,7 +161,7 @@ def _why_sql(con, why: Why | None) -> tuple[str, str]:
     if why.labels is not None and Path(why.labels).is_file():
         empty = " AND ".join(f"coalesce(CAST({_ident(c)} AS VARCHAR), '') = ''" for c in RANK_COLUMNS)
         con.execute(f"CREATE TEMP TABLE lb AS SELECT CAST(treeoflife_id AS VARCHAR) AS treeoflife_id, bool_and({empty}) AS empty "
-                    f"FROM read_parquet({_q(why.labels)}) GROUP BY 1")
+                    f"FROM read_parquet({_q(why.labels)}) WHERE CAST(treeoflife_id AS VARCHAR) IN (SELECT treeoflife_id FROM gone) GROUP BY 1")
         joins.append("LEFT JOIN lb ON lb.treeoflife_id = r.treeoflife_id")
         reason.append("WHEN lb.treeoflife_id IS NULL OR lb.empty THEN 'no_taxon'")
         detail.append("WHEN lb.treeoflife_id IS NULL OR lb.empty THEN 'every rank is empty'")
