@@ -118,6 +118,13 @@ def first_release(new_partitions: dict | None = None) -> dict:
             "partitions": partition_changes({}, new_partitions)}
 
 
+def _columns(con, path: Path | None) -> list[str]:
+    """The column names of a Parquet file ([] when there is none)."""
+    if path is None or not Path(path).is_file():
+        return []
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_q(path)})").fetchall()]
+
+
 def _why_sql(con, why: Why | None) -> tuple[str, str]:
     """(joins, CASE) giving ``reason`` and ``detail`` of a removed row ``r`` (new ids in ``nid``)."""
     why = why or Why()
@@ -131,10 +138,12 @@ def _why_sql(con, why: Why | None) -> tuple[str, str]:
         joins.append("LEFT JOIN rec ON rec.treeoflife_id = r.treeoflife_id AND rec.split = r.split")
         reason.append("WHEN rec.reason IS NOT NULL THEN rec.reason")
         detail.append("WHEN rec.reason IS NOT NULL THEN rec.detail")
-    if why.takedowns is not None and Path(why.takedowns).is_file():
+    names = _columns(con, why.takedowns)
+    if "treeoflife_id" in names:  # a list by source file / member only names no id: the mapping rule covers it
+        said = "CAST(reason AS VARCHAR)" if "reason" in names else "NULL"
         con.execute(f"""CREATE TEMP TABLE td AS SELECT CAST(treeoflife_id AS VARCHAR) AS treeoflife_id,
-                        string_agg(DISTINCT coalesce(CAST(reason AS VARCHAR), ''), '; ') AS why
-                        FROM read_parquet({_q(why.takedowns)}) GROUP BY 1""")
+                        string_agg(DISTINCT coalesce({said}, ''), '; ') AS why
+                        FROM read_parquet({_q(why.takedowns)}) WHERE treeoflife_id IS NOT NULL GROUP BY 1""")
         joins.append("LEFT JOIN td ON td.treeoflife_id = r.treeoflife_id")
         reason.append("WHEN td.treeoflife_id IS NOT NULL THEN 'removed'")
         detail.append("WHEN td.treeoflife_id IS NOT NULL THEN td.why")

@@ -305,3 +305,11 @@ def test_tol10m_diff_prints_the_changes(rebuilt, monkeypatch, capsys):
     assert sum(back["added"].values()) == sum(sum(r.values()) for r in recorded["removed"].values())
     assert cli.main(["diff", a, *settings]) == 0
     assert "first release" in capsys.readouterr().out
+
+
+def test_a_takedown_list_without_a_reason_column_still_names_removed(tmp_path):
+    a, b = frame([row("train", "x1"), row("train", "x2")]), frame([row("train", "x1")])
+    a.to_parquet(tmp_path / "a.parquet"), b.to_parquet(tmp_path / "b.parquet")
+    pd.DataFrame({"treeoflife_id": ["x2", None]}).to_parquet(tmp_path / "takedowns.parquet")
+    got = cl.compare(tmp_path / "a.parquet", tmp_path / "b.parquet", why=cl.Why(takedowns=tmp_path / "takedowns.parquet"))
+    assert got["removed"] == {"train": {"removed": 1}}
