@@ -6,7 +6,8 @@ The per-split rows also make ``datasets``' cache key differ between releases, so
 never loads the previous one's rows from the cache. The body is written from the release (no release name: republishing the
 same partitions gives the same bytes): sources,
 counts per kingdom and source (``train_small`` left out: it repeats ``train``), the caption
-members, how to train and what differs from the original build. No Dagster imports.
+members, how to train, what differs from the original build and the CHANGELOG (the release's
+``changes``: what changed since the previous release, ``tol10m_assets.changelog``). No Dagster imports.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def catalog_counts(catalog_parquet: Path) -> list[tuple[str, str, int]]:
         con.close()
 
 
-def card_body(size_name: str, splits: dict[str, SplitFigures], counts: list[tuple[str, str, int]]) -> str:
+def card_body(size_name: str, splits: dict[str, SplitFigures], counts: list[tuple[str, str, int]],
+              changes: dict | None = None) -> str:
     present = [s for s in _ordered(splits) if splits[s].samples]
     sources = sorted({s for _, s, _ in counts})
     split_rows = "\n".join(f"| {s} | {splits[s].samples:,} | {splits[s].shards} | {splits[s].bytes:,} |" for s in present)
@@ -164,6 +166,7 @@ def card_body(size_name: str, splits: dict[str, SplitFigures], counts: list[tupl
         f"  {split_arguments(s, pattern(s, splits[s]), splits[s].samples)} \\" for s in present if s != "train_small"
     )
     fixes = "\n".join(f"- {f}" for f in FIXES)
+    changelog = changelog_section(changes) if changes is not None else ""
     return f"""
 # TreeOfLife-10M ({size_name})
 
@@ -215,7 +218,7 @@ ds = datasets.load_dataset("<this folder>")   # {', '.join(present)}
 ## What differs from the original build
 
 {fixes}
-
+{changelog}
 ## Citation
 
 Cite TreeOfLife-10M and BioCLIP, and the sources:
@@ -226,11 +229,21 @@ Cite TreeOfLife-10M and BioCLIP, and the sources:
 """
 
 
-def dataset_card(size_name: str, splits: dict[str, SplitFigures], catalog_parquet: Path | None) -> str:
-    """The whole ``README.md``: YAML header and body."""
+def changelog_section(changes: dict) -> str:
+    """``## CHANGELOG``: the release's ``changes`` (first release, or what changed since the previous one)."""
+    from tol10m_assets.changelog import markdown
+
+    if changes.get("error"):
+        return f"\n## CHANGELOG\n\nThe difference from the previous release could not be computed: {changes['error']}\n"
+    return "\n" + markdown(changes)
+
+
+def dataset_card(size_name: str, splits: dict[str, SplitFigures], catalog_parquet: Path | None,
+                 changes: dict | None = None) -> str:
+    """The whole ``README.md``: YAML header and body (with a CHANGELOG section when ``changes`` is given)."""
     counts = catalog_counts(catalog_parquet) if catalog_parquet is not None and catalog_parquet.is_file() else []
     header = yaml.safe_dump(card_metadata(size_name, splits), sort_keys=False, allow_unicode=True)
-    return f"---\n{header}---\n{card_body(size_name, splits, counts)}"
+    return f"---\n{header}---\n{card_body(size_name, splits, counts, changes)}"
 
 
 def pattern(split: str, figures: SplitFigures) -> str:

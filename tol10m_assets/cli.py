@@ -9,6 +9,8 @@
     tol10m slurm status [--sample | --config FILE] the runs with their Slurm job, state, node, reason and health
     tol10m ui [--sample | --config FILE]           the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)
     tol10m push RELEASE --repo ORG/NAME            upload a release to a Hugging Face dataset repository (resumable)
+    tol10m releases [pin|unpin NAME]               the releases (size, date, partitions, pins)
+    tol10m diff [RELEASE_A] RELEASE_B [--json]     what changed from A to B (default: B's previous; B: published)
 
 Every command resolves the settings the same way (`defs.resources.resolve_settings`, also used by the UI's code
 location and `dagster` commands): `--sample` is the sample world in data/sample with its settings
@@ -439,6 +441,82 @@ def add_releases_command(sub, with_config) -> None:
     r.set_defaults(run=cmd_releases)
 
 
+# --- diff: what changed between two releases (tol10m_assets/changelog.py) ------------------------------
+
+
+def find_release(paths, name: str) -> Path:
+    """A release folder from a name of `tol10m releases`, `published`, or a path (a folder or a catalog file)."""
+    if name == "published":
+        if not (paths.published / "release.json").is_file():
+            raise FileNotFoundError(f"no published release under {paths.root} (build and publish first)")
+        return paths.published.resolve()
+    candidates = [Path(name)] if ("/" in name or Path(name).exists()) else []
+    candidates.append(paths.releases / name)
+    for folder in candidates:
+        if (folder / "release.json").is_file() or (folder / "metadata" / "catalog.csv").is_file() or (
+                folder.is_file() and folder.suffix in (".csv", ".parquet")):
+            return folder.resolve()
+    raise FileNotFoundError(f"no release {name!r} under {paths.releases} (see `tol10m releases`), nor a release folder "
+                            "or catalog file of that path")
+
+
+def diff_why(paths, new: Path):
+    """What says why an id left, from the data root: takedowns, mapping, labels, and the skips recorded by
+    the manifests of the partitions' generations ``new`` names (where the store still has them)."""
+    import json
+
+    from tol10m_assets import changelog
+
+    manifests = []
+    for partition, generation in (changelog.read_record(new).get("partitions") or {}).items():
+        try:
+            manifests.append(json.loads((paths.store / partition / generation / "manifest.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            continue
+    return changelog.Why(takedowns=paths.metadata / changelog.TAKEDOWNS, mapping=paths.mapping, labels=paths.labels,
+                         skipped=changelog.skipped_of(manifests))
+
+
+def cmd_diff(args) -> int:
+    """``tol10m diff A B``: A → B; ``tol10m diff B``: B against the release it replaced; no name: the published one."""
+    import json
+
+    from tol10m_assets import changelog
+
+    paths = settings(args).paths()
+    names = [n for n in (args.release_a, args.release_b) if n]
+    old = find_release(paths, names[0]) if len(names) == 2 else None  # the first missing one is named
+    new = find_release(paths, names[-1] if names else "published")
+    if old is None:
+        recorded = changelog.read_record(new).get("changes") or {}
+        if recorded.get("first_release") or not recorded.get("previous"):
+            out = {"old": None, "new": changelog.read_record(new).get("name") or str(new), **(recorded or changelog.first_release())}
+            print(json.dumps(out, indent=2) if args.json else f"{out['new']}: {changelog.FIRST} (nothing to compare with)")
+            return 0
+        old = find_release(paths, recorded["previous"])
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tol10m-diff-") as scratch:
+        table = Path(args.table) if args.table else Path(scratch) / "changes.parquet"
+        changes = changelog.compare_releases(old, new, why=diff_why(paths, new), table=table)
+        changes["listed"] = changelog.listed(table, args.ids)
+        if not args.table:
+            changes.pop("table", None)
+    print(json.dumps(changes, indent=2, ensure_ascii=False) if args.json else changelog.text_report(changes))
+    return 0
+
+
+def add_diff_command(sub, with_config) -> None:
+    d = with_config(sub.add_parser("diff", help="what changed between two releases (ids added, removed, relabelled; partitions)"))
+    d.add_argument("release_a", nargs="?", metavar="RELEASE_A", help="the older release: a name of `tol10m releases`, "
+                   "`published` or a path (without it: the release RELEASE_B replaced)")
+    d.add_argument("release_b", nargs="?", metavar="RELEASE_B", help="the newer release (default: published)")
+    d.add_argument("--json", action="store_true", help="the whole difference as JSON (for machines)")
+    d.add_argument("--table", metavar="FILE", help="also write every changed id to this Parquet file")
+    d.add_argument("--ids", type=int, default=20, metavar="N", help="ids listed per split and kind (default 20)")
+    d.set_defaults(run=cmd_diff)
+
+
 # --- entry point ---------------------------------------------------------------------------------------
 
 
@@ -475,6 +553,7 @@ def parser() -> argparse.ArgumentParser:
     u.set_defaults(run=cmd_ui)
     add_push_command(sub, with_config)
     add_releases_command(sub, with_config)
+    add_diff_command(sub, with_config)
     return top
 
 

@@ -7,7 +7,8 @@ switched into place in one atomic step.
         <W>x<H>/<split>/sizes.json, shards.txt
         <W>x<H>/wids-<split>.json, open_clip.txt, README.md (dataset card with a config per split)
         metadata/catalog.csv, catalog.parquet, licenses.csv, taxa_report.md
-        release.json                           partitions, generations, shard table, figures
+        metadata/changes.parquet               every id added, removed (with its reason) or relabelled
+        release.json                           partitions, generations, shard table, figures, changes
     <data root>/published -> releases/<name>   replaced by one rename: the commit
 
 A release is staged under ``releases/.staging-<token>``, checked there, and only then renamed and
@@ -19,7 +20,9 @@ changed partition stay unused (gaps). So adding, retiring or rebuilding a partit
 the names of the shards holding its samples. Without a published release (or after an equal-shards
 one) the numbering is dense: the partitions in key order, each partition's shards in order. The
 per-split ``shards.txt``/``sizes.json``/wids index list the shards; ``open_clip.txt`` gives one
-brace group per run of numbers, joined by ``::``. No Dagster imports.
+brace group per run of numbers, joined by ``::``. ``record_changes`` compares the staged catalog with
+the published release's (``tol10m_assets.changelog``): ``release.json`` → ``changes`` and the card's
+CHANGELOG. No Dagster imports.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ class StagedRelease:
     sizes: dict[str, int] = field(default_factory=dict)
     verify: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)  # split -> open_clip arguments (absolute, releases/<name>)
+    changes: dict | None = None  # the difference from the published release (record_changes)
+    changelog: dict | None = None  # what the card's CHANGELOG shows: ``changes``, or the last change if none
 
     @property
     def dataset(self) -> Path:
@@ -369,10 +374,65 @@ def write_split_indexes(staged: StagedRelease) -> dict[str, str]:
             train_data[split] = brace_pattern(own / split, counts[split])
     (staged.dataset / "open_clip.txt").write_text(training.open_clip_text(staged.paths.size_name, counts, staged.sizes))
     staged.training = training.absolute_arguments(own, counts, staged.sizes)
+    if staged.changes is None and staged.catalog_parquet.is_file():
+        record_changes(staged)
     (staged.dataset / "README.md").write_text(
-        card.dataset_card(staged.paths.size_name, card.split_figures(staged.shards), staged.catalog_parquet)
+        card.dataset_card(staged.paths.size_name, card.split_figures(staged.shards), staged.catalog_parquet,
+                          changes=staged.changelog if staged.changelog is not None else staged.changes)
     )
     return train_data
+
+
+def previous_release(paths: BuildPaths) -> Path | None:
+    """The folder ``published`` points at (the release a new one replaces), or None."""
+    try:
+        folder = paths.published.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return folder if (folder / "release.json").is_file() else None
+
+
+def record_changes(staged: StagedRelease) -> dict:
+    """The staged release's difference from the published one (``changelog.compare`` over the two
+    catalogs; removal reasons from the takedown list, the mapping, the partitions' recorded skips and
+    the labels): the summary in ``staged.changes`` (``release.json`` → ``changes``), every changed id
+    in ``metadata/changes.parquet``. Without a published release: ``first release``. A release that
+    changes nothing (a republish) keeps the previous release's CHANGELOG and changes table
+    (``staged.changelog``; the card's bytes stay the same). A previous release that cannot be read
+    is recorded as an error, never a refusal."""
+    from tol10m_assets import changelog
+
+    partitions = {p: m["generation"] for p, m in staged.manifests.items()}
+    before = previous_release(staged.paths)
+    if before is None:
+        staged.changes = changelog.first_release(partitions)
+        return staged.changes
+    name = changelog.read_record(before).get("name") or before.name
+    paths = staged.paths
+    why = changelog.Why(takedowns=paths.metadata / changelog.TAKEDOWNS, mapping=paths.mapping, labels=paths.labels,
+                        skipped=changelog.skipped_of(staged.manifests.values()))
+    try:
+        changes = changelog.compare(changelog.catalog_of(before), staged.catalog_parquet,
+                                    old_partitions=changelog.read_record(before).get("partitions"), new_partitions=partitions,
+                                    why=why, table=staged.folder / changelog.TABLE, previous=name)
+    except Exception as exc:  # noqa: BLE001 - a damaged previous release must not block this one
+        if "No space left" in str(exc):
+            raise disk_full(staged.metadata, str(staged.folder / changelog.TABLE)) from exc
+        staged.changes = {"previous": name, "first_release": False, "error": f"{type(exc).__name__}: {exc}",
+                          "summary": f"not computed: {exc}", "partitions": changelog.partition_changes({}, partitions)}
+        return staged.changes
+    changes["table"] = changelog.TABLE  # relative to the release folder
+    staged.changes = changes
+    staged.changelog = changes
+    if changelog.nothing_changed(changes):
+        record = changelog.read_record(before)
+        staged.changelog = record.get("changelog") or record.get("changes") or changelog.first_release()
+        table = staged.folder / changelog.TABLE
+        table.unlink()
+        changes["table"] = None
+        if staged.changelog.get("table") and (before / changelog.TABLE).is_file():
+            _link(before / changelog.TABLE, table)  # the table the carried CHANGELOG names
+    return changes
 
 
 def write_catalog(staged: StagedRelease, mapping_path: Path) -> dict[str, int]:
@@ -560,6 +620,8 @@ def publish(staged: StagedRelease, summary: dict | None = None) -> Path:
         "sizes": staged.sizes,
         "shards": staged.shards,
         "verify": staged.verify,
+        "changes": staged.changes if staged.changes is not None else record_changes(staged),
+        "changelog": staged.changelog if staged.changelog is not None else staged.changes,
         **(summary or {}),
     }
     write_json_durable(record, staged.folder / "release.json")

@@ -265,6 +265,7 @@ def _materializations(paths, final, staged, outcome, retired):
             "verified": MetadataValue.json({**verify, "size": human_bytes(verify["bytes"])}),
             "csv": MetadataValue.path(str(paths.catalog_csv)),
             "dataset": MetadataValue.path(str(paths.dataset)),
+            **changes_metadata(staged.changes),
             **table_metadata(paths.catalog_parquet, total),
             **catalog_charts(paths.catalog_parquet),
         },
@@ -290,6 +291,18 @@ def _materializations(paths, final, staged, outcome, retired):
             **table_metadata(paths.licenses, len(licences)),
         },
     )
+
+
+def changes_metadata(changes: dict | None) -> dict:
+    """What changed since the previous release (release.json → changes), as a table in the UI."""
+    from tol10m_assets.changelog import markdown, one_line
+
+    if changes is None:
+        return {}
+    return {"changes": MetadataValue.md(markdown(changes, heading="", table_path="metadata/changes.parquet",
+                                                 record="release.json")),
+            "changes_summary": changes.get("summary") or one_line(changes),
+            "previous_release": changes.get("previous") or "none (first release)"}
 
 
 publish_assets = [publish_release]

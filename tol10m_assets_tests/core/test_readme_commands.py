@@ -199,7 +199,7 @@ def test_every_readme_command_runs_against_a_fresh_sample_build(tmp_path):
     for command in last:
         sample.bash(command)
     ran = "\n".join(sample.ran)
-    for word in ("partitions --sample", "observe --sample", "explain", "slurm status", "ui --sample",
+    for word in ("partitions --sample", "observe --sample", "explain", "slurm status", "ui --sample", "diff --sample",
                  "dagster asset materialize", "-c run.yaml", "load_dataset", "decompress", "make_mirror"):
         assert word in ran, f"no README command with {word!r} ran"
 
