@@ -22,3 +22,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
   fi
   touch "$stamp"
 fi
+# Byte-code for every installed module, once: where PYTHONDONTWRITEBYTECODE is set (as on this
+# machine), Python never caches what it compiles, so each process (a Dagster run, a step, a Slurm job,
+# the CLI) would compile dagster, pandas and the rest from source again: `import dagster, pandas,
+# duckdb` took 6.7 s instead of 1.8 s. Compiling them here (~25 s) makes every later process read .pyc.
+compiled=.venv/.tol10m-bytecode
+if [ ! -f "$compiled" ] || [ "$stamp" -nt "$compiled" ]; then
+  .venv/bin/python -m compileall -q -j 0 .venv/lib/python*/site-packages tol10m_assets > /dev/null 2>&1 || true
+  touch "$compiled"
+fi
