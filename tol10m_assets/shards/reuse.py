@@ -265,10 +265,17 @@ class Recorder:
 def reuse_jobs(jobs, previous: Previous | None, fingerprints: dict, eol: dict[str, str], stream: bool = True):
     """The jobs with every reusable source replaced by a :class:`ReusedImage`; records each
     origin's fingerprint in ``fingerprints`` (for the new reuse table)."""
+    from tol10m_assets.sources.images import MemberSlice
+
     for job, data in jobs:
         fp = fingerprint_of(data, eol.get(job.origin))
         fingerprints[job.origin] = fp
         if previous is not None:
+            if isinstance(data, MemberSlice):
+                # a plain tar's index is trusted by size, mtime and a sample of headers only: read the
+                # member (no decoding) and check its CRC-32, so one rewritten in place since it was
+                # indexed is an error naming the set (SetChanged), never an old image published again
+                data.read_bytes()
             reused = previous.lookup(job.origin, fp, fallback=data if stream else None)
             if reused is not None:
                 yield job, reused
