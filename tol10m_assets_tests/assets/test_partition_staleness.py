@@ -118,12 +118,16 @@ def holding(world, names: dict[str, str]) -> list[str]:
 
     store = PartitionStore(world.tol.paths().store)
     out = []
-    for partition in shard_partitions(world.instance):
-        table = store.generation_dir(partition, store.read_manifest(partition)) / SAMPLES_TABLE
-        where = " OR ".join(f"{column} = ?" for column in names)
-        (n,) = duckdb.execute(f"SELECT count(*) FROM read_parquet(?) WHERE {where}", [str(table), *names.values()]).fetchone()
-        if n:
-            out.append(partition)
+    con = duckdb.connect()  # its own connection: a result left open on duckdb's default one breaks later tests
+    try:
+        for partition in shard_partitions(world.instance):
+            table = store.generation_dir(partition, store.read_manifest(partition)) / SAMPLES_TABLE
+            where = " OR ".join(f"{column} = ?" for column in names)
+            [(n,)] = con.execute(f"SELECT count(*) FROM read_parquet(?) WHERE {where}", [str(table), *names.values()]).fetchall()
+            if n:
+                out.append(partition)
+    finally:
+        con.close()
     return out
 
 
