@@ -126,6 +126,11 @@ def test_a_takedown_is_refused_until_its_partitions_are_rebuilt_then_removes_exa
     expected = before[~before["treeoflife_id"].isin(listed)].reset_index(drop=True)
     pd.testing.assert_frame_equal(after.reset_index(drop=True), expected)
     assert len(before) - len(after) == before["treeoflife_id"].isin(listed).sum() >= len(listed)
+    # the release says what changed: exactly the listed ids, removed by the takedown, and nothing else
+    changes = json.loads((tol.paths().published / "release.json").read_text())["changes"]
+    assert changes["removed_ids_by_reason"] == {"removed": len(listed)}, changes
+    assert not any(changes.get("added", {}).values()) and not changes.get("relabelled", {}).get("ids"), changes
+    assert "CHANGELOG" in (tol.paths().published / tol.paths().size_name / "README.md").read_text()
 
     # withdrawn takedowns: the list emptied, the partitions rebuilt, the images come back
     empty = tmp_path / "empty.csv"
