@@ -124,7 +124,8 @@ def run_here(root: Path, what: str, workers: int) -> dict:
             _wrap(store_mod, "hash_files", stages, "sha256", cpu)
             _wrap(store_mod.PartitionStore, "commit", stages, "commit", cpu)
             with _timed(stages, "partition (all)", cpu):
-                build = partition_mod.build_partition(layout, chunking, paths, PARTITION, settings, workers=workers)
+                # reuse off: every run decodes, as a first build does (a rebuild would copy the last run's images)
+                build = partition_mod.build_partition(layout, chunking, paths, PARTITION, settings, workers=workers, reuse=False)
                 with _timed(stages, "thumbnails", cpu):
                     thumbnail_entries_from_samples(build.result.first_samples)
             assert build.committed, build.report.problems[:5]
