@@ -10,6 +10,7 @@ Screenshots and DOM dumps land in the test's tmp dir; set TOL10M_UI_ARTIFACTS=DI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -234,8 +235,9 @@ def world(tmp_path_factory):
     return World(tmp_path_factory.mktemp("world"))
 
 
-@pytest.fixture(scope="module")
-def webserver(world):
+@contextlib.contextmanager
+def serving(world):
+    """The UI over `world`, loaded, stopped on exit (each UI test module serves its own world)."""
     server = Webserver(world.root, world.env)
     try:
         server.wait_until_loaded()
@@ -245,6 +247,12 @@ def webserver(world):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def webserver(world):
+    with serving(world) as server:
+        yield server
 
 
 # --- the asset graph the UI is built from ------------------------------------------------------------

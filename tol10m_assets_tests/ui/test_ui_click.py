@@ -21,7 +21,7 @@ import urllib.parse
 
 import pytest
 
-from tol10m_assets_tests.ui.test_ui import CHROMIUM, World, Webserver, graphql
+from tol10m_assets_tests.ui.test_ui import CHROMIUM, World, serving, graphql
 from tol10m_assets_tests.ui.test_ui_truth import browser, unsynced_dialog  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
@@ -35,13 +35,8 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def webserver(world):
-    server = Webserver(world.root, world.env)
-    try:
-        server.wait_until_loaded()
-        assert graphql(server.base, "mutation { setNuxSeen }")["setNuxSeen"] is True
+    with serving(world) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def eol(world) -> list[str]:

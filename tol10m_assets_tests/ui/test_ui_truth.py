@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tol10m_assets_tests.ui.test_ui import CHROMIUM, World, Webserver, free_port, graphql
+from tol10m_assets_tests.ui.test_ui import CHROMIUM, World, serving, free_port, graphql
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="/usr/bin/chromium is absent")]
@@ -27,13 +27,8 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def webserver(world):
-    server = Webserver(world.root, world.env)
-    try:
-        server.wait_until_loaded()
-        assert graphql(server.base, "mutation { setNuxSeen }")["setNuxSeen"] is True
+    with serving(world) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
