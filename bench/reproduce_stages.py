@@ -158,12 +158,12 @@ def stage_matches_published(work: Path) -> int:
     return sum(result["rows_per_split"]["published"].values())
 
 
-# (name, function, counted in the metadata path's total), run after scale_bench's own stages
+# (name, function, counted: True for both modes' totals, a tuple for one), run after scale_bench's own stages
 REPRODUCE_STAGES = [
     ("reproduce inputs (bench prep)", stage_reproduce_inputs, False),
-    ("published lookups → labels", stage_published_labels, True),
-    ("naming/*.json (original format)", stage_write_name_lookups, True),
-    ("matches_published", stage_matches_published, True),
+    ("published lookups → labels", stage_published_labels, ("reproduce",)),
+    ("naming/*.json (original format)", stage_write_name_lookups, True),  # both modes' labels step writes them
+    ("matches_published", stage_matches_published, ("reproduce",)),
 ]
 
 

@@ -591,15 +591,30 @@ def listing_figures(root: Path, files: int = 100_000, per_folder: int = 500) -> 
     return out
 
 
-# The metadata path, in order: (name, function, counted in the 15-minute total). Another module may
-# add stages (e.g. bench/reproduce_stages.py): see STAGE_MODULES and register_stage.
+def stage_slice_digests(work: Path):
+    """The end of the labels asset (and of mapping and splits): every shard partition's slice digest
+    (``slices.partition_digests``: one query over mapping ⋈ splits ⋈ labels), which Dagster observes
+    as ``shard_sources``' partition versions. A fresh build computes it once (the splits and labels
+    steps run side by side: the first to end finds the other's file missing)."""
+    from tol10m_assets.slices import partition_digests
+
+    _, paths = _paths(work)
+    digests = partition_digests(paths)
+    return len(digests), {"partitions": len(digests)}
+
+
+# The metadata path, in order: (name, function, counted). ``counted`` says which build's 15-minute
+# total a stage is in: True for both, a tuple of MODES for one (the label source a mode reads), False
+# for none (bench preparation, per-partition figures). Another module may add stages (e.g.
+# bench/reproduce_stages.py): see STAGE_MODULES and register_stage.
 STAGES = [
     ("EOL index build (.tar.gz sets, parallel)", stage_eol_index_build, False),
     ("listing alone (list_sources)", stage_listing, False),
     ("mapping (listing + write_mapping, as the asset)", stage_mapping, True),
     ("mapping_ids_unique", stage_mapping_check, True),
     ("splits + mapping.sqlite", stage_splits, True),
-    ("labels (lookups + join)", stage_labels, True),
+    ("labels (lookups + join)", stage_labels, ("generate",)),
+    ("shard_sources slice digests (labels' end)", stage_slice_digests, True),
     ("predicted catalog", stage_predicted_catalog, True),
     ("check_taxa (predicted csv)", stage_check_taxa_predicted, True),
     ("rows of the largest partition (per partition)", stage_partition_rows, False),
@@ -613,7 +628,15 @@ STAGES += REPRODUCE_STAGES
 STAGE_MODULES = ["bench.reproduce_stages"]  # imported when present; each calls register_stage
 
 
-def register_stage(name: str, fn, counted: bool = True, after: str | None = None) -> None:
+MODES = ("generate", "reproduce")  # generate: labels from the naming code; reproduce: the published lookups
+
+
+def counted_in(counted, mode: str) -> bool:
+    """Whether a stage's ``counted`` puts it in the total of a build in ``mode``."""
+    return counted is True or (isinstance(counted, (tuple, list)) and mode in counted)
+
+
+def register_stage(name: str, fn, counted: bool | tuple = True, after: str | None = None) -> None:
     """Add a stage (run in a fresh process like the others) at the end, or after the stage ``after``."""
     if any(n == name for n, _, _ in STAGES):
         return
@@ -695,30 +718,37 @@ def bench_size(root: Path, images: int, names_scale: float) -> dict:
     make_source_tree(work)
     make_index_sets(work, members=INDEX_MEMBERS if names_scale >= 1 else INDEX_MEMBERS // 10)
     load_stage_modules()
-    results, total = [], 0.0
+    results = []
     print(f"\n== {images:,} images (EOL {info['eol']:,}, iNat21 {info['inat21']:,}, BIOSCAN {info['bioscan']:,}); "
           f"taxon.tab {info['taxon_tab_rows']:,} rows, {info['species_pages']:,} species pages")
     print(f"{'stage':56s} {'rows':>11s} {'seconds':>8s} {'CPU s':>7s} {'rows/s':>11s} {'peak RSS':>9s}  target")
     for name, _, counted in STAGES:
         r = run_stage(name, work)
-        r["counted"] = counted
+        r["counted"] = counted if isinstance(counted, bool) else list(counted)
         r["rss_pass"] = r["peak_rss_mb"] <= RSS_TARGET_MB
-        total += r["seconds"] if counted else 0
         rate = r["rows"] / r["seconds"] if r["seconds"] else float("inf")
-        verdict = ("PASS" if r["rss_pass"] else "MISS") + ("" if counted else " (not counted)")
+        where = "" if counted is True else f" ({'/'.join(counted)} only)" if counted else " (not counted)"
+        verdict = ("PASS" if r["rss_pass"] else "MISS") + where
         print(f"{name:56s} {r['rows']:>11,} {r['seconds']:>8.1f} {r['cpu_seconds']:>7.1f} {rate:>11,.0f} {r['peak_rss_mb']:>7,} MB  {verdict}")
         results.append(r)
-    ok = total <= TOTAL_TARGET_S
-    cpu = sum(r["cpu_seconds"] for r in results if r["counted"])
+    totals = {}
+    for mode in MODES:
+        stages = [r for r in results if counted_in(r["counted"], mode)]
+        wall, cpu = sum(r["seconds"] for r in stages), sum(r["cpu_seconds"] for r in stages)
+        totals[mode] = {"seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "pass": wall <= TOTAL_TARGET_S}
+        label = f"whole metadata path, {mode} mode"
+        print(f"{label:56s} {'':>11s} {wall:>8.1f} {cpu:>7.1f} {'':>11s} {'':>9s}  "
+              f"{'PASS' if wall <= TOTAL_TARGET_S else 'MISS'} (<= {TOTAL_TARGET_S} s)")
+    ok = all(t["pass"] for t in totals.values())
     load = os.getloadavg()[0]
-    print(f"{'whole metadata path (counted stages)':56s} {'':>11s} {total:>8.1f} {cpu:>7.1f} {'':>11s} {'':>9s}  {'PASS' if ok else 'MISS'} (<= {TOTAL_TARGET_S} s)")
     print(f"(load average at the end: {load:.1f} on {os.cpu_count()} CPUs; CPU s = user + system of the stage's process "
-          "and its worker processes, read from /proc)")
+          "and its worker processes, read from /proc; a build runs one mode: its label stage, not both)")
     for r in results:
         if r.get("extra"):
             print(f"  {r['stage']}: {json.dumps(r['extra'])}")
-    run = {"images": images, "input": info, "stages": results, "total_seconds": round(total, 1), "total_pass": ok,
-           "total_cpu_seconds": round(cpu, 1), "load_average": round(load, 1),
+    worst = max(totals.values(), key=lambda t: t["seconds"])
+    run = {"images": images, "input": info, "stages": results, "totals": totals, "total_seconds": worst["seconds"],
+           "total_pass": ok, "total_cpu_seconds": worst["cpu_seconds"], "load_average": round(load, 1),
            "rss_pass": all(r["rss_pass"] for r in results)}
     run["model"] = print_model(results)
     return run
@@ -771,7 +801,8 @@ def partition_wall(n: int, cores: int, costs: dict, rows_s: float) -> tuple[floa
 def print_model(results: list[dict]) -> dict:
     """The full build's wall time on N nodes x C cores from the measured figures, with its bound."""
     by = {r["stage"]: r for r in results}
-    meta = sum(r["cpu_seconds"] for r in results if r["counted"] and not r["stage"].startswith("release"))
+    meta = max(sum(r["cpu_seconds"] for r in results if counted_in(r["counted"], mode) and not r["stage"].startswith("release"))
+               for mode in MODES)  # the costlier mode
     rel = next(r for r in results if r["stage"].startswith("release"))
     steps = rel["extra"]["steps"]
     hash_cpu = steps["verify (sha256) + link"][1] if rel["extra"]["hashed_mb"] else 0.0
@@ -783,7 +814,7 @@ def print_model(results: list[dict]) -> dict:
     costs = partition_costs()
     per, fixed = costs["per_image"], costs["fixed"]
     print("\nscale model (docs/scale.md), the figures it is made of:")
-    print(f"  metadata path before the shards, CPU s          {meta:10.1f}  (counted stages above, the release apart)")
+    print(f"  metadata path before the shards, CPU s          {meta:10.1f}  (counted stages of the costlier mode, the release apart)")
     print(f"  release without hashing, CPU s                  {release_rest:10.1f}")
     print(f"  release hashing, CPU s per GB                   {hash_cpu_per_gb:10.2f}  x {REAL_SHARD_BYTES / 1e9:.0f} GB of shards")
     print(f"  first EOL index build, CPU s per GB inflated    {index_cpu_per_gb:10.2f}  x {EOL_SET_GB:.0f} GB per set (only once)")

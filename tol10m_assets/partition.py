@@ -77,14 +77,6 @@ def identity_key(img: SourceImage, mode: str):
     return (img.bioscan_part, img.bioscan_filename)
 
 
-def row_key(row: dict, source: str, mode: str):
-    if source == "eol":
-        return row["treeoflife_id"] if mode == "reproduce" else (int(row["eol_content_id"]), int(row["eol_page_id"]))
-    if source == "inat21":
-        return (int(row["inat21_cls_num"]), row["inat21_filename"])
-    return (int(row["bioscan_part"]), row["bioscan_filename"])
-
-
 @dataclass
 class PlannedSample:
     treeoflife_id: str
@@ -99,37 +91,69 @@ def _text(value) -> str:
     return "" if value is None or pd.isna(value) else str(value)
 
 
+def _texts(column: pd.Series) -> list[str]:
+    """A column as :func:`_text` gives each value (NULL and NaN as ""), column-wise."""
+    values = column.astype(object).where(column.notna(), "")
+    return [v if type(v) is str else str(v) for v in values.tolist()]
+
+
+def _ints(column: pd.Series) -> list[int]:
+    return column.astype("int64").tolist()
+
+
+def _row_keys(rows: pd.DataFrame, mode: str) -> list:
+    """:func:`row_key` of every row, column-wise (one source or several)."""
+    sources = rows["source"].tolist()
+    keys: list = [None] * len(sources)
+    for source in set(sources):
+        at = rows.index[rows["source"] == source] if len(set(sources)) > 1 else rows.index
+        part = rows.loc[at] if len(set(sources)) > 1 else rows
+        if source == "eol":
+            got = part["treeoflife_id"].astype(str).tolist() if mode == "reproduce" else \
+                list(zip(_ints(part["eol_content_id"]), _ints(part["eol_page_id"])))
+        elif source == "inat21":
+            got = list(zip(_ints(part["inat21_cls_num"]), part["inat21_filename"].tolist()))
+        else:
+            got = list(zip(_ints(part["bioscan_part"]), part["bioscan_filename"].tolist()))
+        for i, key in zip(rows.index.get_indexer(at), got):
+            keys[i] = key
+    return keys
+
+
 def plan_samples(rows: pd.DataFrame, mode: str, rare=None) -> dict:
-    """identity → PlannedSample; captions and the species rule run once per distinct label."""
+    """identity → PlannedSample, column by column: captions and the species rule run once per
+    distinct label, the rare-file rule once per row in a comprehension (no per-row dict)."""
     from tol10m_assets.taxonomy import Taxon, captions
 
+    if rows.empty:
+        return {}
+    rows = rows.reset_index(drop=True)
+    labels = list(zip(*(_texts(rows[c]) for c in (*RANK_COLUMNS, "common"))))
     per_label: dict[tuple, tuple[dict | None, bool, tuple]] = {}
+    for label in set(labels):
+        taxon = Taxon(*label[:7])
+        if taxon.is_empty:
+            per_label[label] = (None, False, ())
+        else:
+            per_label[label] = (captions(taxon, label[7]), bool(rare is not None and rare.excludes_species(taxon)),
+                                taxon.as_tuple())
+    rare_file = [False] * len(rows)
+    if rare is not None:
+        sources = rows["source"].tolist()
+        cids = rows["eol_content_id"].tolist() if "eol_content_id" in rows else [None] * len(rows)
+        pids = rows["eol_page_id"].tolist() if "eol_page_id" in rows else [None] * len(rows)
+        inat = rows["inat21_filename"].tolist() if "inat21_filename" in rows else [None] * len(rows)
+        bio = rows["bioscan_filename"].tolist() if "bioscan_filename" in rows else [None] * len(rows)
+        rare_file = [rare.excludes_eol(int(c), int(p)) if s == "eol" else rare.excludes_file(_text(i if s == "inat21" else b))
+                     for s, c, p, i, b in zip(sources, cids, pids, inat, bio)]
+    split_of = {(v, t): splits_of(v, t) for v in (False, True) for t in (False, True)}
+    splits = [split_of[(bool(v), bool(t))] for v, t in zip(rows["is_val"].tolist(), rows["is_train_small"].tolist())]
+    removed = _texts(rows["removed"]) if "removed" in rows else [""] * len(rows)
+    ids = rows["treeoflife_id"].astype(str).tolist()
     plan = {}
-    for row in rows.to_dict("records"):
-        label = tuple(_text(row[c]) for c in (*RANK_COLUMNS, "common"))
-        if label not in per_label:
-            taxon = Taxon(*label[:7])
-            if taxon.is_empty:
-                per_label[label] = (None, False, ())
-            else:
-                per_label[label] = (captions(taxon, label[7]), bool(rare is not None and rare.excludes_species(taxon)),
-                                    taxon.as_tuple())
+    for key, tid, split, label, file_rare, why in zip(_row_keys(rows, mode), ids, splits, labels, rare_file, removed):
         texts, rare_species, ranks = per_label[label]
-        source = row["source"]
-        rare_file = False
-        if rare is not None:
-            if source == "eol":
-                rare_file = rare.excludes_eol(int(row["eol_content_id"]), int(row["eol_page_id"]))
-            else:
-                rare_file = rare.excludes_file(_text(row["inat21_filename"] if source == "inat21" else row["bioscan_filename"]))
-        plan[row_key(row, source, mode)] = PlannedSample(
-            str(row["treeoflife_id"]),
-            splits_of(bool(row["is_val"]), bool(row["is_train_small"])),
-            texts,
-            rare_species or rare_file,
-            ranks,
-            _text(row.get("removed")),
-        )
+        plan[key] = PlannedSample(tid, split, texts, rare_species or file_rare, ranks, why)
     return plan
 
 
@@ -343,7 +367,7 @@ def build_partition(
         fault_point("partition.written")
 
         report = check_partition_shards(generation, partition, settings, expected=dict(result.samples), workers=workers,
-                                        known=recorder.known)
+                                        known=recorder.known, image_offsets=recorder.image_offsets)
         written = len(set(records["treeoflife_id"]))
         missing = [plan[k].treeoflife_id for k in plan.keys() - seen]
         figures, problems = account(len(plan), written, result.skipped, sorted(missing), max_corrupt_share)

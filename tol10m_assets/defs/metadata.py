@@ -330,7 +330,7 @@ def thumbnail_entries_from_samples(first_samples: dict[str, list[tuple[str, byte
 
 def thumbnails_from_images(images, count: int = 4, size: int = 64) -> dict:
     """(label, JPEG bytes) pairs → ``thumbnail_N`` entries, the first ``count`` that fit inline."""
-    from PIL import Image
+    from PIL import Image, WebPImagePlugin  # noqa: F401  (the one encoder needed: Image.init() would import ~40)
 
     entries: dict = {}
     for label, jpeg in images:
@@ -338,6 +338,7 @@ def thumbnails_from_images(images, count: int = 4, size: int = 64) -> dict:
             break
         try:
             with Image.open(io.BytesIO(jpeg)) as img:
+                img.draft("RGB", (size, size))  # JPEG: decoded at the smallest scale still >= size
                 text = _inline_image(img.convert("RGB"), _md_cell(label).replace("]", ""), size)
         except OSError:
             continue

@@ -6,8 +6,10 @@ The tar structure is walked directly over a memory-mapped shard (header checksum
 payloads inside the file, the end-of-archive blocks): ``tarfile`` costs more per sample than
 decoding a 224 px JPEG. Images are decoded completely (entropy decoding sees every byte, so a
 truncated or damaged image fails) but at 1/8 scale, which skips most of the inverse DCT; the size
-checked is the one in the JPEG header. With several workers, this process walks the headers and the
-workers decode the images, a batch at a time, within a shard and across shards: the same report.
+checked is the one in the JPEG header. With several workers and the writer's image offsets, each
+worker walks and checks a chunk of a shard (headers and images), within a shard and across shards,
+and this process only gathers their reports; without offsets, this process walks the headers and the
+workers decode the images a batch at a time. Either way: the same report as one process.
 
 Images a rebuild reused from the last committed generation (``known``: their offsets and CRC-32) are
 not decoded again: their bytes are compared with the CRC recorded when they were first checked
@@ -20,6 +22,7 @@ import io
 import mmap
 import os
 import struct
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -76,15 +79,27 @@ def _octal(field: bytes) -> int:
         raise _BadTar(f"bad number field {field!r}") from None
 
 
-def iter_tar_members(mm, total: int) -> Iterator[tuple[str, int, int]]:
-    """(name, payload offset, size) of every regular member; _BadTar for anything else."""
-    offset = 0
+class _Misaligned(Exception):
+    """A chunk's walk did not end exactly where the next chunk starts: the shard is walked in one piece."""
+
+
+def iter_tar_members(mm, total: int, start: int = 0, stop: int | None = None) -> Iterator[tuple[str, int, int]]:
+    """(name, payload offset, size) of every regular member from the header at ``start``; _BadTar for
+    anything else. With ``stop`` (a chunk of the archive), the walk ends at the header at ``stop``
+    and _Misaligned says that no header is there (or the archive ends before it)."""
+    offset = start
     while True:
+        if stop is not None and offset >= stop:
+            if offset > stop:
+                raise _Misaligned(f"member ends at byte {offset}, past the chunk's end {stop}")
+            return
         if offset + 512 > total:
             raise _BadTar("no end-of-archive blocks (truncated?)")
         block = mm[offset : offset + 512]
         if block[0] == 0:
             if block.count(0) == 512:
+                if stop is not None:
+                    raise _Misaligned(f"end-of-archive at byte {offset}, before the chunk's end {stop}")
                 return
             raise _BadTar(f"header at byte {offset} has an empty name")
         raw_name, raw_size, _, raw_sum, flag = _HEADER.unpack_from(block)
@@ -197,6 +212,89 @@ def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH, known: dict[int, t
     return walk
 
 
+@dataclass
+class _Chunk:
+    """One chunk of a shard walked and checked by a worker (headers, members, images): its keys, its
+    problems in the order found, then those of its incomplete samples. ``ok`` False: the chunk did
+    not walk cleanly from its start to the next chunk's, and the shard is walked in one piece."""
+
+    ok: bool
+    keys: list[str] = field(default_factory=list)
+    entries: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    images: int = 0
+    verified: int = 0
+
+
+def _check_chunk(path: str, start: int, stop: int | None, settings: ImageSettings, known: dict[int, tuple[int, int]]) -> _Chunk:
+    """Walk and check the members from the header at ``start`` to the one at ``stop`` (None: the
+    end-of-archive), as the serial walk does, decoding the images here."""
+    name_of = Path(path).name
+    chunk = _Chunk(True)
+    members: dict[str, set] = {}
+    current = None
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            for name, at, size in iter_tar_members(mm, len(mm), start, stop):
+                key, _, suffix = name.rpartition("/")[2].partition(".")
+                if key != current:
+                    if key in members:
+                        chunk.entries.append(f"{name_of}: sample {key}: its members are not adjacent")
+                    else:
+                        members[key] = set()
+                        chunk.keys.append(key)
+                    current = key
+                if suffix in members[key]:
+                    chunk.entries.append(f"{name_of}: sample {key}: member {suffix} twice")
+                members[key].add(suffix)
+                if suffix != "jpg":
+                    continue
+                if at in known:
+                    want_size, want_crc = known[at]
+                    if size != want_size or (crc32(mm[at : at + size]) & 0xFFFFFFFF) != want_crc:
+                        chunk.entries.append(f"{name_of}: sample {key}: the reused image differs from the "
+                                             "verified one it was copied from (size or CRC-32)")
+                    else:
+                        chunk.verified += 1
+                else:
+                    chunk.images += 1
+                    verdict = _check_image(mm[at : at + size], settings)
+                    if verdict:
+                        chunk.entries.append(f"{name_of}: sample {key}: {verdict}")
+    except (_BadTar, _Misaligned, OSError, ValueError):
+        return _Chunk(False)  # the serial walk finds and words the problem
+    for key in chunk.keys:
+        have = members[key]
+        if have != _EXPECTED:
+            missing, extra = sorted(_EXPECTED - have), sorted(have - _EXPECTED)
+            chunk.incomplete.append(f"{name_of}: sample {key}: missing {missing} extra {extra}")
+    return chunk
+
+
+def _chunk_starts(image_offsets: list[int], batch: int) -> list[int]:
+    """Header offsets where chunks of ``batch`` samples start: the first member of a sample is its
+    ``.jpg``, whose header is the 512 bytes before its payload (a hint: a wrong one costs a re-walk)."""
+    heads = sorted(image_offsets)
+    return [0, *(heads[i] - 512 for i in range(batch, len(heads), batch))]
+
+
+def _chunked_report(path: Path, chunks: list[_Chunk]) -> tuple[CheckReport, list[str]] | None:
+    """The shard's report from its chunks (the serial walk's, problem for problem), or None when a
+    chunk did not walk cleanly or a sample's key is in two chunks (the shard is walked again whole)."""
+    if not all(c.ok for c in chunks):
+        return None
+    keys = [k for c in chunks for k in c.keys]
+    if len(keys) != len(set(keys)):
+        return None
+    report = CheckReport(shards=1, images_checked=sum(c.images for c in chunks), images_verified=sum(c.verified for c in chunks))
+    for text in (t for c in chunks for t in c.entries):
+        report.problem(text)
+    for text in (t for c in chunks for t in c.incomplete):
+        report.problem(text)
+    report.samples[path.parent.name] = len(keys)
+    return report, keys
+
+
 def _report(walk: _Walk) -> CheckReport:
     """The shard's report: its problems in the order of a serial walk, whoever decoded its images."""
     verdicts = [v for part in walk.verdicts for v in (part if isinstance(part, list) else part.result())]
@@ -236,13 +334,17 @@ def check_partition_shards(
     workers: int = 1,
     batch: int = IMAGE_BATCH,
     known: dict[tuple[str, str], dict[int, tuple[int, int]]] | None = None,
+    image_offsets: dict[tuple[str, str], list[int]] | None = None,
 ) -> CheckReport:
     """Check every shard of a partition; ``expected`` = samples per split from the partition's stats.
     ``known``: (split, shard name) → payload offset → (size, CRC-32) of the images reused from a
     committed generation (verified by CRC, not decoded).
 
-    ``workers`` > 1 decodes the images in parallel processes, ``batch`` images a task, within a shard
-    and across shards, while this process walks the tar headers; the report is the same as with one."""
+    ``workers`` > 1 checks in parallel processes, ``batch`` samples a task, within a shard and across
+    shards. With ``image_offsets`` ((split, shard name) → the writer's ``.jpg`` payload offsets) each
+    worker walks the headers of its own chunk too, so this process only gathers the reports; a chunk
+    that does not end where the next begins (a hint that is wrong, a damaged shard) has its shard
+    walked again here in one piece. Either way the report is the one a single process gives."""
     check_partition(partition)
     paths = shard_paths(Path(out_dir), partition=partition)
     report = CheckReport()
@@ -251,8 +353,23 @@ def check_partition_shards(
 
         with worker_pool(workers) as pool:
             decode = lambda p, ranges: pool.submit(_check_images, p, ranges, settings)  # noqa: E731
-            walks = [_walk_shard(p, decode, batch, (known or {}).get((p.parent.name, p.name))) for p in paths]
-            results = [(_report(w), w.keys) for w in walks]
+            pending = {}
+            for p in paths:
+                offsets = (image_offsets or {}).get((p.parent.name, p.name))
+                if offsets:
+                    reused = sorted(((known or {}).get((p.parent.name, p.name)) or {}).items())
+                    at = [o for o, _ in reused]
+                    starts = _chunk_starts(offsets, batch)
+                    pending[p] = [pool.submit(_check_chunk, str(p), a, b, settings,
+                                              dict(reused[bisect_left(at, a) : len(at) if b is None else bisect_left(at, b)]))
+                                  for a, b in zip(starts, [*starts[1:], None])]
+            results = []
+            for p in paths:
+                got = _chunked_report(p, [f.result() for f in pending[p]]) if p in pending else None
+                if got is None:
+                    walk = _walk_shard(p, decode, batch, (known or {}).get((p.parent.name, p.name)))
+                    got = (_report(walk), walk.keys)
+                results.append(got)
     else:
         results = [_check_shard_file(p, settings, (known or {}).get((p.parent.name, p.name))) for p in paths]
     seen: dict[str, dict[str, str]] = {}  # split → key → shard

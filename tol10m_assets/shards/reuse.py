@@ -213,6 +213,7 @@ class Recorder:
         self.fingerprints = fingerprints  # origin → fingerprint, filled as the jobs are made
         self.columns: dict[str, list] = {c: [] for c in COLUMNS}
         self.known: dict[tuple[str, str], dict[int, tuple[int, int]]] = {}  # reused: (split, shard) → offset → (size, crc)
+        self.image_offsets: dict[tuple[str, str], list[int]] = {}  # every image written: (split, shard) → payload offsets
         self.reused = self.decoded = self.corrupt_reused = self.fallbacks = self.bytes_copied = 0
         self.fallback_problems: list[str] = []
 
@@ -232,6 +233,8 @@ class Recorder:
         fp = self.fingerprints.get(job.origin)
         c = self.columns
         if ok:
+            for split, shard, offset in where:  # chunk hints for check_wds's workers
+                self.image_offsets.setdefault((split, shard), []).append(offset)
             size, crc = len(payload), crc32(payload) & 0xFFFFFFFF if not reused else source.crc
             if reused:
                 self.bytes_copied += size
