@@ -335,27 +335,29 @@ def make_index_sets(work: Path, sets: int = INDEX_SETS, members: int = INDEX_MEM
 
 
 def stage_eol_index_build(work: Path):
-    """The first listing of ``.tar.gz`` sets: one inflating pass per set, the sets in parallel
-    (``ensure_indexes(workers=N)``, as the mapping asset calls it)."""
-    from tol10m_assets.sources.eolindex import ensure_indexes, index_path
+    """The first listing of ``.tar.gz`` sets: one inflating pass per set to build its index, the sets
+    listed in parallel (``list_eol_sets(…, workers=N)``, as the mapping asset lists them)."""
+    from tol10m_assets.sources.eolindex import index_path, load_index
+    from tol10m_assets.sources.listing import list_eol_sets
 
     sets = sorted((work / "index-sets").glob("image_set_*.tar.gz"))  # made by bench_size (prep, not timed)
     for p in sets:
         index_path(p).unlink(missing_ok=True)
     workers = os.cpu_count() or 1
-    indexes = ensure_indexes(sets, workers=workers)
-    inflated = sum(m.offset + m.size for i in indexes for m in i.members[-1:])
-    return sum(len(i.members) for i in indexes), {"inflated_mb": round(inflated / 1e6, 1), "workers": workers,
-                                                  "archive_mb": round(sum(p.stat().st_size for p in sets) / 1e6, 1)}
+    rows = sum(t.num_rows for t in list_eol_sets(sets, "generate", workers=workers))
+    inflated = sum(m.offset + m.size for i in map(load_index, sets) for m in i.members[-1:])
+    return rows, {"inflated_mb": round(inflated / 1e6, 1), "workers": workers,
+                  "archive_mb": round(sum(p.stat().st_size for p in sets) / 1e6, 1)}
 
 
 def stage_listing(work: Path) -> int:
-    """The listing alone (``list_sources``: 63 set indexes, 10,000 iNat21 and 113 BIOSCAN folders)."""
+    """The listing alone (``list_sources``: 63 set indexes, 10,000 iNat21 and 113 BIOSCAN folders), as
+    the mapping asset runs it (the EOL sets ``N`` workers at a time)."""
     from tol10m_assets.sources import Chunking
     from tol10m_assets.sources.listing import list_sources
 
     layout, _ = _paths(work)
-    return sum(t.num_rows for t in list_sources(layout, Chunking()))
+    return sum(t.num_rows for t in list_sources(layout, Chunking(), os.cpu_count() or 1))
 
 
 def stage_mapping(work: Path) -> int:

@@ -99,18 +99,20 @@ def resolve_lookups(layout: SourceLayout, mapping, log=print) -> dict[str, pd.Da
     """One lookup table per source present in the mapping (a frame or a Parquet path), keyed as the
     source names its images; the taxonomy runs once per distinct key."""
     from tol10m_assets.taxonomy import resolve_bioscan, resolve_eol, resolve_inat21
+    from tol10m_assets.taxonomy.resolve import NameSources
 
     keys = lookup_keys(mapping)
     out: dict[str, pd.DataFrame] = {}
+    names = NameSources.read(layout) if keys else None  # once for the three sources
     if "eol" in keys:
         log(f"resolving {len(keys['eol'])} EOL pages")
-        out["eol"] = _lookup_frame(["eol_page_id"], resolve_eol(layout, keys["eol"]))
+        out["eol"] = _lookup_frame(["eol_page_id"], resolve_eol(layout, keys["eol"], names))
     if "inat21" in keys:
         log(f"resolving {len(keys['inat21'])} iNat21 classes")
-        out["inat21"] = _lookup_frame(["inat21_cls_num"], resolve_inat21(layout, keys["inat21"]))
+        out["inat21"] = _lookup_frame(["inat21_cls_num"], resolve_inat21(layout, keys["inat21"], names))
     if "bioscan" in keys:
         log("resolving BIOSCAN records")
-        table = resolve_bioscan(layout)
+        table = resolve_bioscan(layout, names=names)
         wanted = keys["bioscan"]
         out["bioscan"] = _lookup_frame(["bioscan_part", "bioscan_filename"], {k: v for k, v in table.items() if k in wanted})
         del table

@@ -147,16 +147,9 @@ def list_mapping_sources(layout: SourceLayout, chunking: Chunking) -> list[pa.Ta
 
 def iter_mapping_sources(layout: SourceLayout, chunking: Chunking, workers: int = 1) -> Iterator[pa.Table]:
     """The same tables, one at a time (the asset's path: ``write_mapping`` spills them to Parquet as
-    they come). EOL sets without a current member index are indexed first, ``workers`` at a time."""
-    from tol10m_assets.sources.eolindex import ensure_indexes
-    from tol10m_assets.sources.images import eol_image_sets
-
-    if workers > 1:
-        try:
-            ensure_indexes(eol_image_sets(layout, chunking.mode), workers)
-        except MissingSourceError:
-            pass  # no EOL folder: the listing names it (or lists the other sources)
-    return (t for t in list_sources(layout, chunking) if t.num_rows)
+    they come). The EOL sets are indexed (where their index is missing or stale) and listed
+    ``workers`` at a time, each index read once."""
+    return (t for t in list_sources(layout, chunking, workers) if t.num_rows)
 
 
 def source_roots(layout: SourceLayout, chunking: Chunking) -> list[str]:

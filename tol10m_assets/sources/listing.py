@@ -1,7 +1,8 @@
 """Source listings as Arrow tables (one row per image, the fields of :class:`SourceImage`), for the
 mapping. Folders are listed with ``os.scandir`` (the directory entry's type, no ``stat()`` per file);
-EOL sets go through the tar reader of ``images.py`` (names only). Same rows, same order as
-``list_source_images``. No Dagster imports.
+EOL sets are listed from their member indexes column by column (no record per member), several
+sets at a time in worker processes when asked. Same rows, same order as ``list_source_images``.
+No Dagster imports.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tol10m_assets.errors import MissingSourceError
+from tol10m_assets.errors import InputFormatError, MissingSourceError
 from tol10m_assets.layout import SourceLayout
-from tol10m_assets.sources.chunks import bioscan_partitions, inat21_partitions
+from tol10m_assets.sources.chunks import bioscan_partitions, eol_partition, inat21_partitions
+from tol10m_assets.sources.eolindex import set_index
 from tol10m_assets.sources.images import (
     BIOSCAN_PART_RE,
+    EOL_MEMBER_RE,
     INAT21_CLASS_RE,
+    PUBLISHED_MEMBER_RE,
     Chunking,
     SourceImage,
-    _iter_eol_tar,
     eol_image_sets,
 )
 
@@ -134,14 +137,89 @@ def list_bioscan(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]
         )
 
 
-def list_eol(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
-    """EOL members (names only) of every image set, in set order. Switch point for a member index."""
-    for tar_path in eol_image_sets(layout, chunking.mode):
-        yield from listing_from_images(rec for rec, _ in _iter_eol_tar(tar_path, chunking.mode, False))
+def eol_set_listing(tar_path: Path, mode: str) -> pa.Table:
+    """One EOL set's listing from its member index (built and stored on first use), in archive
+    order: the rows of ``images._eol_records``. A member in a sub-folder or with a name the mode does
+    not parse, or an image seen before in the set, is ``bad_name`` (counted, never used)."""
+    index = set_index(Path(tar_path))
+    name, reproduce = index.archive.name, mode == "reproduce"
+    pattern = PUBLISHED_MEMBER_RE if reproduce else EOL_MEMBER_RE
+    members = [m.name for m in index.members]
+    ids: list = []
+    pages: list = []
+    seen: set = set()
+    for member in members:
+        base = member[2:] if member.startswith("./") else member
+        m = None if "/" in base else pattern.fullmatch(base)
+        identity = None if m is None else m.group(1) if reproduce else (int(m.group(1)), int(m.group(2)))
+        if identity is None or identity in seen:
+            ids.append(None)
+            pages.append(None)
+            continue
+        seen.add(identity)
+        ids.append(identity if reproduce else identity[0])
+        pages.append(None if reproduce else identity[1])
+    n = len(members)
+    return listing_table(
+        {
+            "source": ["eol"] * n,
+            "partition": [eol_partition(name)] * n,
+            "origin": [f"{name}:{member}" for member in members],
+            **({"published_id": ids} if reproduce else {"eol_content_id": ids, "eol_page_id": pages}),
+            "bad_name": [i is None for i in ids],
+        },
+        n,
+    )
 
 
-def list_sources(layout: SourceLayout, chunking: Chunking) -> Iterator[pa.Table]:
-    """Every source image as listing tables, in the order of ``list_source_images``."""
-    yield from list_eol(layout, chunking)
+def _eol_set_task(tar_path: str, mode: str):
+    try:
+        return eol_set_listing(Path(tar_path), mode), None
+    except InputFormatError as exc:  # sent back as its parts (its constructor takes more than the message)
+        return None, (exc.path, exc.message, exc.member)
+
+
+def list_eol_sets(sets: list[Path], mode: str, workers: int = 1) -> Iterator[pa.Table]:
+    """The listing of each set, in the order given; ``workers`` > 1 indexes and lists the sets in
+    that many processes (a set without a current index is inflated once to build it), at most
+    two sets a worker ahead of the consumer."""
+    import collections
+
+    if workers <= 1 or len(sets) <= 1:
+        for path in sets:
+            table = eol_set_listing(path, mode)
+            if table.num_rows:
+                yield table
+        return
+    from tol10m_assets.shards.pool import worker_pool
+
+    with worker_pool(min(workers, len(sets))) as pool:
+        pending: collections.deque = collections.deque()
+        todo = iter(sets)
+        for path in todo:
+            pending.append(pool.submit(_eol_set_task, str(path), mode))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            table, error = pending.popleft().result()
+            for path in todo:  # keep the window full
+                pending.append(pool.submit(_eol_set_task, str(path), mode))
+                break
+            if error:
+                path, message, member = error
+                raise InputFormatError(path, message, member=member)
+            if table.num_rows:
+                yield table
+
+
+def list_eol(layout: SourceLayout, chunking: Chunking, workers: int = 1) -> Iterator[pa.Table]:
+    """EOL members (names only) of every image set, in set order, one table a set."""
+    yield from list_eol_sets(eol_image_sets(layout, chunking.mode), chunking.mode, workers)
+
+
+def list_sources(layout: SourceLayout, chunking: Chunking, workers: int = 1) -> Iterator[pa.Table]:
+    """Every source image as listing tables, in the order of ``list_source_images`` (``workers``:
+    processes that index and list the EOL sets)."""
+    yield from list_eol(layout, chunking, workers)
     yield from list_inat21(layout, chunking)
     yield from list_bioscan(layout, chunking)

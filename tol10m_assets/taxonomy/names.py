@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 
 _PAIRED_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9]*)\b[^<>]*>(.*?)</\1\s*>", re.DOTALL)
@@ -42,6 +44,7 @@ def strip_html(text: str) -> str:
         text = stripped
 
 
+@functools.lru_cache(maxsize=1 << 18)  # ranks repeat across rows of every name source
 def clean_name(text: str) -> str:
     """Lower-case, strip HTML, trim, then cut authorities, years, ranks markers and initials.
 

@@ -50,6 +50,19 @@ def _upgrader(layout) -> Upgrader:
     return Upgrader.from_files(itis, resolved)
 
 
+@dataclass(frozen=True)
+class NameSources:
+    """The upgrade table and the common names, read once for every resolver of a build (each is
+    ~1M rows of name sources: reading them per resolver tripled the labels step's taxonomy cost)."""
+
+    upgrader: Upgrader
+    commons: CommonNames
+
+    @classmethod
+    def read(cls, layout) -> "NameSources":
+        return cls(_upgrader(layout), _common_names(layout))
+
+
 def _named(taxon: Taxon, provenance: dict[str, str], commons: CommonNames, page: int | None = None) -> NamedTaxon:
     common, source = commons.lookup(taxon, page)
     if source:
@@ -57,13 +70,15 @@ def _named(taxon: Taxon, provenance: dict[str, str], commons: CommonNames, page:
     return NamedTaxon(taxon, common, provenance)
 
 
-def resolve_eol(layout, page_ids: Iterable[int]) -> dict[int, NamedTaxon]:
-    """EOL page id → NamedTaxon: hierarchy walk (+ scraped names, hand corrections), upgrade, common name."""
+def resolve_eol(layout, page_ids: Iterable[int], names: NameSources | None = None) -> dict[int, NamedTaxon]:
+    """EOL page id → NamedTaxon: hierarchy walk (+ scraped names, hand corrections), upgrade, common name
+    (``names``: read here when not given)."""
     if not layout.taxon_tab.exists():
         raise MissingSourceError(layout.taxon_tab, "source_paths.taxon_tab", "EOL taxon.tab")
     (scraped,) = _optional(layout, "scraped_page_ids")
     hierarchy = EolHierarchy.from_files(layout.taxon_tab, scraped)
-    upgrader, commons = _upgrader(layout), _common_names(layout)
+    names = names or NameSources.read(layout)
+    upgrader, commons = names.upgrader, names.commons
     out = {}
     for page in page_ids:
         values, provenance = hierarchy.walk(int(page))
@@ -73,9 +88,9 @@ def resolve_eol(layout, page_ids: Iterable[int]) -> dict[int, NamedTaxon]:
     return out
 
 
-def resolve_inat21(layout, class_dirs: Iterable[str]) -> dict[int, NamedTaxon]:
+def resolve_inat21(layout, class_dirs: Iterable[str], names: NameSources | None = None) -> dict[int, NamedTaxon]:
     """iNat21 cls_num → NamedTaxon from the class directory name, with a common name."""
-    commons = _common_names(layout)
+    commons = names.commons if names else _common_names(layout)
     out = {}
     for name in class_dirs:
         cls_num, _, taxon = parse_inat21_class_dir(name)
@@ -130,14 +145,15 @@ class BioscanLookup(Mapping):
         return key in self._rows
 
 
-def resolve_bioscan(layout, wanted: Iterable[tuple[int, str]] | None = None) -> BioscanLookup:
+def resolve_bioscan(layout, wanted: Iterable[tuple[int, str]] | None = None, names: NameSources | None = None) -> BioscanLookup:
     """(part, image_file) → NamedTaxon from the BIOSCAN metadata (streamed), upgraded, with a common
     name; ``wanted`` keeps only those images. Provenance: the image's own record and line, the fixed
     kingdom, phylum and class said to be fixed, upgraded ranks citing the upgrade table."""
     path = layout.bioscan_metadata
     if not path.exists():
         raise MissingSourceError(path, "source_paths.bioscan_metadata", "BIOSCAN metadata")
-    upgrader, commons = _upgrader(layout), _common_names(layout)
+    names = names or NameSources.read(layout)
+    upgrader, commons = names.upgrader, names.commons
     keep = None if wanted is None else set(wanted)
     table = BioscanLookup(path.name)
     for part, image_file, taxon, where in read_bioscan_metadata(path):

@@ -156,13 +156,13 @@ def test_frame_functions_keep_their_signatures_and_results(worlds):
 
 def test_the_asset_path_streams_the_listing_and_maps_the_same_bytes(worlds, tmp_path, monkeypatch):
     """``iter_mapping_sources`` (the asset's path: tables spilled to Parquet as they come, EOL sets
-    indexed in parallel first) gives the mapping of the in-memory listing, byte for byte; tables,
+    indexed and listed in parallel) gives the mapping of the in-memory listing, byte for byte; tables,
     files and tables again also; nothing of the spill is left."""
     import shutil
 
     import pyarrow.parquet as pq
 
-    from tol10m_assets.sources import eolindex
+    from tol10m_assets.sources import listing as listing_mod
 
     src = tmp_path / "src"
     shutil.copytree(worlds[(300, 0)], src)
@@ -170,8 +170,8 @@ def test_the_asset_path_streams_the_listing_and_maps_the_same_bytes(worlds, tmp_
         index.unlink()  # the sets are indexed again, by two workers
     layout, chunking = SourceLayout.under(src), Chunking()
     built: list = []
-    real = eolindex.ensure_indexes
-    monkeypatch.setattr(eolindex, "ensure_indexes", lambda archives, workers=1: built.append(workers) or real(archives, workers))
+    real = listing_mod.list_eol_sets
+    monkeypatch.setattr(listing_mod, "list_eol_sets", lambda sets, mode, workers=1: built.append(workers) or real(sets, mode, workers))
     mapping_core.write_mapping(mapping_core.iter_mapping_sources(layout, chunking, workers=2), "generate", tmp_path / "a.parquet")
     assert built == [2] and list(src.rglob("*.index"))
     tables = mapping_core.list_mapping_sources(layout, chunking)
