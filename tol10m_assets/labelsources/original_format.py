@@ -46,12 +46,14 @@ def write_name_lookups(mapping: Path, labels: Path, out_dir: Path) -> dict[str, 
                 WHERE {nonempty}"""
         )
         parts = []
-        for source, key in KEY_SQL.items():
-            sort = f"lpad(CAST({key} AS VARCHAR), 20, '0')" if key != "treeoflife_id" else key
+        fields = [*RANK_COLUMNS, "looked"]
+        for source, key in KEY_SQL.items():  # per key, the row of its smallest treeoflife_id (a hash aggregate, no sort)
+            sort = "lpad(CAST(k AS VARCHAR), 20, '0')" if key != "treeoflife_id" else "k"
             parts.append(
-                f"""SELECT DISTINCT ON ({key}) '{source}' AS source, CAST({key} AS VARCHAR) AS key, {sort} AS key_sort,
-                           {", ".join(f'"{c}"' for c in RANK_COLUMNS)}, looked
-                    FROM j WHERE source = '{source}' ORDER BY {key}, treeoflife_id"""
+                f"""SELECT '{source}' AS source, CAST(k AS VARCHAR) AS key, {sort} AS key_sort,
+                           {", ".join(f'v."{c}" AS "{c}"' for c in fields)}
+                    FROM (SELECT {key} AS k, arg_min(struct_pack({", ".join(f'"{c}" := "{c}"' for c in fields)}), treeoflife_id) AS v
+                          FROM j WHERE source = '{source}' GROUP BY {key})"""
             )
         con.execute(f"CREATE TEMP TABLE e AS {' UNION ALL '.join(f'({p})' for p in parts)}")
         indexes = ", ".join(
