@@ -12,7 +12,8 @@ iNaturalist vernaculars, the BIOSCAN metadata JSON (one record per image) and th
 lists. Name sources are full size at every image count (they are in reality); ``--quick`` shrinks them.
 
 Prints per stage: seconds, rows/s, peak RSS, PASS/MISS against the targets of issue 13 (peak RSS
-<= 6 GB for every stage, the whole metadata path <= 15 min), and writes bench/results/scale_bench.json.
+<= 6 GB for every stage, the whole metadata path <= 15 min in each build mode: a build runs one
+label source), and writes bench/results/scale_bench.json.
 """
 
 from __future__ import annotations
