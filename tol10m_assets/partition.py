@@ -8,6 +8,7 @@ Skips are decided in this order and counted by reason: ``bad_member_name``, ``no
 from __future__ import annotations
 
 import collections
+import contextlib
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -315,7 +316,18 @@ def build_partition(
     A rejected generation stays on disk for inspection until the next run of the partition.
     Images whose source bytes and settings are unchanged are copied from the last committed
     generation, not decoded (``reuse``; shards/reuse.py): the same bytes as a build from scratch.
+    With ``workers`` > 1 the writer and ``check_wds`` share one pool of worker processes.
     """
+    from tol10m_assets.shards.pool import SharedPool
+
+    with SharedPool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        return _build_partition(layout, chunking, paths, partition, settings, rare=rare, workers=workers, pool=pool,
+                                max_samples=max_samples, max_bytes=max_bytes, max_corrupt_share=max_corrupt_share,
+                                owner=owner, log=log, reuse=reuse)
+
+
+def _build_partition(layout, chunking, paths, partition, settings, *, rare, workers, pool, max_samples, max_bytes,
+                     max_corrupt_share, owner, log, reuse) -> PartitionBuild:
     import pyarrow.parquet as pq
 
     from tol10m_assets.shards import check_partition_shards
@@ -349,12 +361,12 @@ def build_partition(
                 names = None
         try:
             attempt = _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, names,
-                                     workers=workers, max_samples=max_samples, max_bytes=max_bytes, log=log)
+                                     workers=workers, pool=pool, max_samples=max_samples, max_bytes=max_bytes, log=log)
         except ReuseMismatch as exc:  # a damaged old shard, and no source bytes read to decode instead
             if log:
                 log(f"{partition}: {exc}; building again with the source read")
             attempt = _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, None,
-                                     workers=workers, max_samples=max_samples, max_bytes=max_bytes, log=log)
+                                     workers=workers, pool=pool, max_samples=max_samples, max_bytes=max_bytes, log=log)
             names = None
         generation, result, recorder, records, seen = attempt
         reuse_figures = {**recorder.figures(), "source_stream": "skipped" if names is not None else "read",
@@ -367,7 +379,7 @@ def build_partition(
         fault_point("partition.written")
 
         report = check_partition_shards(generation, partition, settings, expected=dict(result.samples), workers=workers,
-                                        known=recorder.known, image_offsets=recorder.image_offsets)
+                                        known=recorder.known, image_offsets=recorder.image_offsets, pool=pool)
         written = len(set(records["treeoflife_id"]))
         missing = [plan[k].treeoflife_id for k in plan.keys() - seen]
         figures, problems = account(len(plan), written, result.skipped, sorted(missing), max_corrupt_share)
@@ -415,7 +427,7 @@ def build_partition(
         return PartitionBuild(partition, result, report, figures, generation, committed, healed, reuse_figures)
 
 
-def _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, names, *, workers, max_samples,
+def _write_attempt(store, layout, chunking, partition, plan, settings, previous, eol, names, *, workers, pool, max_samples,
                    max_bytes, log):
     """One pass of the writer into a fresh generation: (generation, result, reuse recorder, sample
     records, identities seen). ``names``: the names-only stream (every image reused), else the source is read."""
@@ -441,7 +453,7 @@ def _write_attempt(store, layout, chunking, partition, plan, settings, previous,
     try:
         result = write_partition(
             generation, partition, jobs, settings, workers=workers, max_samples=max_samples, max_bytes=max_bytes,
-            log=log, on_sample=on_sample, on_image=recorder.on_image,
+            log=log, on_sample=on_sample, on_image=recorder.on_image, pool=pool,
         )
     except ReuseMismatch:
         shutil.rmtree(generation, ignore_errors=True)

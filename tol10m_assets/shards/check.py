@@ -18,6 +18,7 @@ not decoded again: their bytes are compared with the CRC recorded when they were
 
 from __future__ import annotations
 
+import contextlib
 import io
 import mmap
 import os
@@ -335,6 +336,7 @@ def check_partition_shards(
     batch: int = IMAGE_BATCH,
     known: dict[tuple[str, str], dict[int, tuple[int, int]]] | None = None,
     image_offsets: dict[tuple[str, str], list[int]] | None = None,
+    pool=None,
 ) -> CheckReport:
     """Check every shard of a partition; ``expected`` = samples per split from the partition's stats.
     ``known``: (split, shard name) → payload offset → (size, CRC-32) of the images reused from a
@@ -344,15 +346,17 @@ def check_partition_shards(
     shards. With ``image_offsets`` ((split, shard name) → the writer's ``.jpg`` payload offsets) each
     worker walks the headers of its own chunk too, so this process only gathers the reports; a chunk
     that does not end where the next begins (a hint that is wrong, a damaged shard) has its shard
-    walked again here in one piece. Either way the report is the one a single process gives."""
+    walked again here in one piece. Either way the report is the one a single process gives.
+    ``pool``: the build's worker processes (a ``SharedPool``, the writer's), else ``workers`` of its own."""
     check_partition(partition)
     paths = shard_paths(Path(out_dir), partition=partition)
     report = CheckReport()
-    if workers > 1 and paths:
-        from tol10m_assets.shards.pool import worker_pool
+    if (workers > 1 or pool is not None) and paths:
+        from tol10m_assets.shards.pool import SharedPool
 
-        with worker_pool(workers) as pool:
-            decode = lambda p, ranges: pool.submit(_check_images, p, ranges, settings)  # noqa: E731
+        with contextlib.nullcontext(pool) if pool is not None else SharedPool(workers) as shared:
+            executor = shared.pool
+            decode = lambda p, ranges: executor.submit(_check_images, p, ranges, settings)  # noqa: E731
             pending = {}
             for p in paths:
                 offsets = (image_offsets or {}).get((p.parent.name, p.name))
@@ -360,7 +364,7 @@ def check_partition_shards(
                     reused = sorted(((known or {}).get((p.parent.name, p.name)) or {}).items())
                     at = [o for o, _ in reused]
                     starts = _chunk_starts(offsets, batch)
-                    pending[p] = [pool.submit(_check_chunk, str(p), a, b, settings,
+                    pending[p] = [executor.submit(_check_chunk, str(p), a, b, settings,
                                               dict(reused[bisect_left(at, a) : len(at) if b is None else bisect_left(at, b)]))
                                   for a, b in zip(starts, [*starts[1:], None])]
             results = []

@@ -87,3 +87,35 @@ def check_pool_starts(ctx=None) -> None:
             f"worker processes cannot start ({type(exc).__name__}: {exc}). A script that builds shards must "
             "guard its entry point with `if __name__ == '__main__':` (workers re-import it); or set workers: 1"
         ) from exc
+
+
+class SharedPool:
+    """The worker processes of one partition build, started once and used by its writer and then by
+    its ``check_wds``; a writer that finds the pool broken by a crashing image calls :meth:`replace`
+    (the next use starts a fresh one). Use as a context manager: the pool ends with the build."""
+
+    def __init__(self, workers: int, ctx=None):
+        self.workers, self.ctx = workers, ctx or pool_context()
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = worker_pool(self.workers, self.ctx)
+        return self._pool
+
+    def replace(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "SharedPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

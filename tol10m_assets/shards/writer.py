@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from tol10m_assets.errors import SKIP_CORRUPT_IMAGE
-from tol10m_assets.shards.pool import check_pool_starts, pool_context, worker_pool
+from tol10m_assets.shards.pool import SharedPool, check_pool_starts, pool_context, worker_pool
 from tol10m_assets.shards.images import CorruptImage, ImageSettings, resize_image
 from tol10m_assets.shards.reuse import ReusedImage
 from tol10m_assets.shards.tarfiles import KEY_RE, TAR_END, TEXT_SUFFIXES, check_partition, member_header, sample_bytes, shard_name
@@ -188,6 +188,18 @@ class _Done:
         return False
 
 
+class _Broken:
+    """An image the pool refused because a worker had already died: taken as a crash (run alone)."""
+
+    __slots__ = ()
+
+    def result(self):
+        raise BrokenProcessPool("the pool was broken before this image was submitted")
+
+    def cancel(self):
+        return False
+
+
 def _reused(data):
     """(outcome or None, the source to decode): a reused image's recorded outcome, read and verified here."""
     if isinstance(data, ReusedImage):
@@ -215,37 +227,43 @@ def ordered_results(
     *,
     window: int | None = None,
     task: Callable = _resize_task,
+    pool: SharedPool | None = None,
 ) -> Iterator[tuple[SampleJob, bool, bytes | str]]:
-    """(job, ok, jpeg-or-reason) in input order; at most ``window`` images in flight."""
-    if workers <= 1:
+    """(job, ok, jpeg-or-reason) in input order; at most ``window`` images in flight. ``pool``: the
+    build's worker processes (left running for its check), else a pool of ``workers`` of its own."""
+    if workers <= 1 and pool is None:
         for job, data in items:
             validate_job(job)
             outcome, data = _reused(data)
             yield (job, *(outcome if outcome is not None else task(data, settings)))
         return
-    window = window or workers * IN_FLIGHT_PER_WORKER
-    ctx = pool_context()
-    pool = [worker_pool(workers, ctx)]
+    shared = pool if pool is not None else SharedPool(workers)
+    window = window or shared.workers * IN_FLIGHT_PER_WORKER
     pending: collections.deque = collections.deque()  # (job, data, future)
+
+    def submit(data):
+        try:
+            return shared.pool.submit(task, data, settings)
+        except BrokenProcessPool:  # a worker died since the last result was taken: found when its turn comes
+            return _Broken()
 
     def take():
         job, data, future = pending.popleft()
         try:
             outcome = future.result()
         except BrokenProcessPool:
-            pool[0].shutdown(wait=False, cancel_futures=True)
-            outcome = _run_alone(task, data, settings, ctx)
-            pool[0] = worker_pool(workers, ctx)
+            shared.replace()
+            outcome = _run_alone(task, data, settings, shared.ctx)
             for i, (j, d, f) in enumerate(pending):  # every other in-flight image again, in order
                 if not isinstance(f, _Done):
-                    pending[i] = (j, d, pool[0].submit(task, d, settings))
+                    pending[i] = (j, d, submit(d))
         return (job, *outcome)
 
     try:
         for job, data in items:
             validate_job(job)
             outcome, data = _reused(data)
-            pending.append((job, data, _Done(outcome) if outcome is not None else pool[0].submit(task, data, settings)))
+            pending.append((job, data, _Done(outcome) if outcome is not None else submit(data)))
             if len(pending) >= window:
                 yield take()
         while pending:
@@ -253,7 +271,8 @@ def ordered_results(
     finally:
         for _, _, future in pending:
             future.cancel()
-        pool[0].shutdown(wait=True, cancel_futures=True)
+        if pool is None:
+            shared.close()
 
 
 def _partition_dirs(out_dir: Path) -> list[Path]:
@@ -284,6 +303,7 @@ def write_partition(
     log: Callable[[str], None] | None = None,
     on_sample: Callable[[str, SampleJob, str], None] | None = None,
     on_image: Callable | None = None,
+    pool: SharedPool | None = None,
 ) -> PartitionResult:
     """Resize and write every job; corrupt images are skipped and counted. Replaces exactly this
     partition's previous shards, and only once every new shard is complete.
@@ -293,6 +313,7 @@ def write_partition(
     offset of the ``.jpg`` payload) of each copy written. A :class:`ReusedImage` source is copied
     from its old shard (verified), not decoded.
 
+    ``pool``: the build's worker processes (shared with its check), in place of ``workers`` of its own.
     The shards are byte-identical for the same inputs and settings whatever ``workers`` is.
     A job with an invalid key, split or text set is a bug upstream: ValueError, nothing published.
     """
@@ -314,7 +335,7 @@ def write_partition(
             sources.append(data)
             yield job, data
 
-    results = ordered_results(remember(jobs), settings, workers)
+    results = ordered_results(remember(jobs), settings, workers, pool=pool)
     try:
         with contextlib.closing(results):  # stops the worker pool at once on an error
             for n, (job, ok, payload) in enumerate(results, start=1):
