@@ -399,3 +399,23 @@ def test_a_rebuild_during_a_release_waits_for_it_and_the_release_publishes_what_
     assert again.wait(600) == 0, again.stderr.read()[-3000:]
     assert json.loads((case / "data" / "published" / "release.json").read_text())["partitions"][PARTITION] == new["generation"]
     shutil.rmtree(case / "data", ignore_errors=True)
+
+
+def test_caption_check_zero_reads_no_shard_and_one_reads_every_shard(fresh):
+    from tol10m_assets import release
+
+    tol, _, _, _ = fresh
+    paths = tol.paths()
+    partitions = sorted(p.name for p in paths.store.iterdir() if (p / "manifest.json").exists())
+    got = {}
+    for share in (0.0, 1.0):
+        staged = release.stage_release(paths, partitions, caption_check=share)
+        try:
+            release.write_catalog(staged, paths.mapping)
+            got[share] = (release.check_captions(staged), len(staged.shards))
+        finally:
+            staged.discard()
+    none, shards = got[0.0]
+    assert (none["shards"], none["samples"], none["mismatches"], none["bytes_of_shards"]) == (0, 0, 0, 0)
+    every, shards = got[1.0]
+    assert every["shards"] == shards > 0 and every["samples"] > 0 and every["mismatches"] == 0
