@@ -103,12 +103,10 @@ def _ints(column: pd.Series) -> list[int]:
 
 
 def _row_keys(rows: pd.DataFrame, mode: str) -> list:
-    """:func:`row_key` of every row, column-wise (one source or several)."""
-    sources = rows["source"].tolist()
-    keys: list = [None] * len(sources)
-    for source in set(sources):
-        at = rows.index[rows["source"] == source] if len(set(sources)) > 1 else rows.index
-        part = rows.loc[at] if len(set(sources)) > 1 else rows
+    """The identity of each row's image (as :func:`identity_key` gives it), column-wise per source;
+    ``rows`` indexed 0 … n-1."""
+    keys: list = [None] * len(rows)
+    for source, part in rows.groupby("source", sort=False):
         if source == "eol":
             got = part["treeoflife_id"].astype(str).tolist() if mode == "reproduce" else \
                 list(zip(_ints(part["eol_content_id"]), _ints(part["eol_page_id"])))
@@ -116,7 +114,7 @@ def _row_keys(rows: pd.DataFrame, mode: str) -> list:
             got = list(zip(_ints(part["inat21_cls_num"]), part["inat21_filename"].tolist()))
         else:
             got = list(zip(_ints(part["bioscan_part"]), part["bioscan_filename"].tolist()))
-        for i, key in zip(rows.index.get_indexer(at), got):
+        for i, key in zip(part.index, got):
             keys[i] = key
     return keys
 

@@ -144,6 +144,50 @@ def _check_images(path: str, ranges: list[tuple[int, int]], settings: ImageSetti
         return [_check_image(mm[start : start + size], settings) for start, size in ranges]
 
 
+class _Samples:
+    """The sample bookkeeping of one walk (a shard, or a chunk of one): keys in the order found, each
+    key's members, and the problems of a member out of place, in the order found."""
+
+    def __init__(self, shard: str, problems: list):
+        self.shard, self.problems = shard, problems
+        self.keys: list[str] = []
+        self.members: dict[str, set] = {}
+        self.current: str | None = None
+
+    def add(self, name: str) -> tuple[str, str]:
+        """Record one member; returns its (key, suffix)."""
+        key, _, suffix = name.rpartition("/")[2].partition(".")
+        if key != self.current:
+            if key in self.members:
+                self.problems.append(f"{self.shard}: sample {key}: its members are not adjacent")
+            else:
+                self.members[key] = set()
+                self.keys.append(key)
+            self.current = key
+        if suffix in self.members[key]:
+            self.problems.append(f"{self.shard}: sample {key}: member {suffix} twice")
+        self.members[key].add(suffix)
+        return key, suffix
+
+    def reused_matches(self, key: str, data, recorded: tuple[int, int]) -> bool:
+        """A reused image against the size and CRC-32 recorded when it was first checked."""
+        size, crc = recorded
+        if len(data) == size and (crc32(data) & 0xFFFFFFFF) == crc:
+            return True
+        self.problems.append(f"{self.shard}: sample {key}: the reused image differs from the "
+                             "verified one it was copied from (size or CRC-32)")
+        return False
+
+    def incomplete(self) -> list[str]:
+        """The samples whose members are not exactly the eleven, in key order."""
+        out = []
+        for key in self.keys:
+            have = self.members[key]
+            if have != _EXPECTED:
+                out.append(f"{self.shard}: sample {key}: missing {sorted(_EXPECTED - have)} extra {sorted(have - _EXPECTED)}")
+        return out
+
+
 @dataclass
 class _Walk:
     """One shard's tar structure: its keys, and its problems in the order found, an image's verdict
@@ -160,9 +204,8 @@ def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH, known: dict[int, t
     """Walk one shard's headers; ``decode(path, ranges)`` is given its images ``batch`` at a time,
     except those in ``known`` (payload offset → (size, CRC-32) of a reused image): compared, not decoded."""
     walk = _Walk(path)
-    members: dict[str, set] = {}
+    samples = _Samples(path.name, walk.entries)
     ranges: list[tuple[int, int]] = []
-    current = None
     images = 0
 
     def flush():
@@ -177,26 +220,12 @@ def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH, known: dict[int, t
                 raise _BadTar("empty file")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 for name, start, size in iter_tar_members(mm, total):
-                    base = name.rpartition("/")[2]
-                    key, _, suffix = base.partition(".")
-                    if key != current:
-                        if key in members:
-                            walk.entries.append(f"{path.name}: sample {key}: its members are not adjacent")
-                        else:
-                            members[key] = set()
-                            walk.keys.append(key)
-                        current = key
-                    if suffix in members[key]:
-                        walk.entries.append(f"{path.name}: sample {key}: member {suffix} twice")
-                    members[key].add(suffix)
-                    if suffix == "jpg" and known and start in known:
-                        want_size, want_crc = known[start]
-                        if size != want_size or (crc32(mm[start : start + size]) & 0xFFFFFFFF) != want_crc:
-                            walk.entries.append(f"{path.name}: sample {key}: the reused image differs from the "
-                                                "verified one it was copied from (size or CRC-32)")
-                        else:
-                            walk.verified += 1
-                    elif suffix == "jpg":
+                    key, suffix = samples.add(name)
+                    if suffix != "jpg":
+                        continue
+                    if known and start in known:
+                        walk.verified += samples.reused_matches(key, mm[start : start + size], known[start])
+                    else:
                         walk.entries.append((key, images))
                         images += 1
                         ranges.append((start, size))
@@ -205,11 +234,8 @@ def _walk_shard(path: Path, decode, batch: int = IMAGE_BATCH, known: dict[int, t
     except (_BadTar, OSError, ValueError) as exc:
         walk.entries.append(f"{path.name}: does not open as a tar ({exc})")
     flush()
-    for key in walk.keys:
-        have = members[key]
-        if have != _EXPECTED:
-            missing, extra = sorted(_EXPECTED - have), sorted(have - _EXPECTED)
-            walk.entries.append(f"{path.name}: sample {key}: missing {missing} extra {extra}")
+    walk.keys = samples.keys
+    walk.entries.extend(samples.incomplete())
     return walk
 
 
@@ -230,45 +256,24 @@ class _Chunk:
 def _check_chunk(path: str, start: int, stop: int | None, settings: ImageSettings, known: dict[int, tuple[int, int]]) -> _Chunk:
     """Walk and check the members from the header at ``start`` to the one at ``stop`` (None: the
     end-of-archive), as the serial walk does, decoding the images here."""
-    name_of = Path(path).name
     chunk = _Chunk(True)
-    members: dict[str, set] = {}
-    current = None
+    samples = _Samples(Path(path).name, chunk.entries)
     try:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             for name, at, size in iter_tar_members(mm, len(mm), start, stop):
-                key, _, suffix = name.rpartition("/")[2].partition(".")
-                if key != current:
-                    if key in members:
-                        chunk.entries.append(f"{name_of}: sample {key}: its members are not adjacent")
-                    else:
-                        members[key] = set()
-                        chunk.keys.append(key)
-                    current = key
-                if suffix in members[key]:
-                    chunk.entries.append(f"{name_of}: sample {key}: member {suffix} twice")
-                members[key].add(suffix)
+                key, suffix = samples.add(name)
                 if suffix != "jpg":
                     continue
                 if at in known:
-                    want_size, want_crc = known[at]
-                    if size != want_size or (crc32(mm[at : at + size]) & 0xFFFFFFFF) != want_crc:
-                        chunk.entries.append(f"{name_of}: sample {key}: the reused image differs from the "
-                                             "verified one it was copied from (size or CRC-32)")
-                    else:
-                        chunk.verified += 1
+                    chunk.verified += samples.reused_matches(key, mm[at : at + size], known[at])
                 else:
                     chunk.images += 1
                     verdict = _check_image(mm[at : at + size], settings)
                     if verdict:
-                        chunk.entries.append(f"{name_of}: sample {key}: {verdict}")
+                        chunk.entries.append(f"{samples.shard}: sample {key}: {verdict}")
     except (_BadTar, _Misaligned, OSError, ValueError):
         return _Chunk(False)  # the serial walk finds and words the problem
-    for key in chunk.keys:
-        have = members[key]
-        if have != _EXPECTED:
-            missing, extra = sorted(_EXPECTED - have), sorted(have - _EXPECTED)
-            chunk.incomplete.append(f"{name_of}: sample {key}: missing {missing} extra {extra}")
+    chunk.keys, chunk.incomplete = samples.keys, samples.incomplete()
     return chunk
 
 
